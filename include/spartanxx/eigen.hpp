@@ -1,0 +1,44 @@
+#pragma once
+// Conversion between spartanxx arrays and Eigen.
+#include <Eigen/Core>
+
+#include <vector>
+
+#include "spartanxx/array.hpp"
+#include "spartanxx/creation.hpp"
+
+namespace spartanxx {
+
+/// All elements in C order, converted to T, on every rank (collective).
+template <class T>
+std::vector<T> to_vector(const Array& a);
+extern template std::vector<double> to_vector<double>(const Array&);
+extern template std::vector<float> to_vector<float>(const Array&);
+extern template std::vector<std::int64_t> to_vector<std::int64_t>(const Array&);
+extern template std::vector<std::int32_t> to_vector<std::int32_t>(const Array&);
+extern template std::vector<std::uint8_t> to_vector<std::uint8_t>(const Array&);
+
+/// A matrix whose every rank passes the same values; each rank keeps its part. Eigen
+/// vectors (one column at compile time) become 1-d arrays.
+///
+///     Eigen::MatrixXd m = Eigen::MatrixXd::Random(100, 7);
+///     auto a = spartanxx::from_eigen(m);  // (100, 7) float64, split by rows
+template <class Derived>
+Array from_eigen(const Eigen::DenseBase<Derived>& m) {
+  using T = typename Derived::Scalar;
+  using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const RowMajor rm = m.derived();
+  const Shape shape = Derived::ColsAtCompileTime == 1 ? Shape{rm.rows()} : Shape{rm.rows(), rm.cols()};
+  if constexpr (std::is_same_v<T, bool>) {
+    std::vector<std::uint8_t> bytes(rm.data(), rm.data() + rm.size());
+    return from_buffer(shape, DType::boolean, bytes.data());
+  } else {
+    return from_buffer(shape, dtype_of<T>(), rm.data());
+  }
+}
+
+/// The whole array on every rank as a double matrix (collective). A 1-d array becomes a
+/// column vector, a 0-d array a 1x1 matrix; arrays of more dimensions are an error.
+Eigen::MatrixXd to_eigen(const Array& a);
+
+}  // namespace spartanxx

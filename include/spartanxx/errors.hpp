@@ -1,0 +1,60 @@
+#pragma once
+// Typed exceptions. Every error that spartanxx throws derives from a std exception and
+// names the operation and the shapes, files or ranks involved. Errors detected while a
+// graph is built (shapes, axes, dtypes) are thrown identically on every rank; errors
+// only one rank can see are agreed on collectively so that every rank throws the same.
+#include <stdexcept>
+#include <string>
+
+namespace spartanxx {
+
+/// Operands whose shapes do not broadcast, align for dot, or reshape.
+class shape_error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// An axis outside [-ndim, ndim).
+class axis_error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// A dtype that an operation does not take.
+class dtype_error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// A value an operation cannot work with (empty reduction without identity, bad step).
+class value_error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// An index or slice bound outside the array.
+class index_error : public std::out_of_range {
+ public:
+  using std::out_of_range::out_of_range;
+};
+
+/// A file that cannot be read or written, or malformed input.
+class io_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A failed MPI call; the message carries MPI's error string.
+class mpi_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A failure on some rank whose original type is not one of the above (for example
+/// std::bad_alloc), re-thrown on every rank with the failing rank's message.
+class remote_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace spartanxx

@@ -1,0 +1,11 @@
+#pragma once
+// spartanxx: NumPy-style distributed arrays over MPI. The umbrella header.
+#include "spartanxx/array.hpp"
+#include "spartanxx/creation.hpp"
+#include "spartanxx/dtype.hpp"
+#include "spartanxx/eigen.hpp"
+#include "spartanxx/errors.hpp"
+#include "spartanxx/fwd.hpp"
+#include "spartanxx/ops.hpp"
+#include "spartanxx/runtime.hpp"
+#include "spartanxx/xtensor.hpp"

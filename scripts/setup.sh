@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything spartanxx needs to build, test and run its jobs on Debian 12.
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libeigen3-dev
+  libopenmpi-dev openmpi-bin
+  libhdf5-openmpi-dev
+  libxtensor-dev libxsimd-dev xtl-dev
+  libfmt-dev
+  libgtest-dev libgmock-dev
+  libcli11-dev
+  zlib1g-dev
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo_cmd apt-get update -q
+  $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

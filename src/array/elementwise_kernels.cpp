@@ -1,0 +1,210 @@
+#include "array/elementwise_kernels.hpp"
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <type_traits>
+
+#include "array/buffer.hpp"
+
+namespace spartanxx::detail {
+namespace {
+
+using tiling::index_t;
+constexpr index_t kChunk = 1024;
+
+template <class T>
+using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned16>;
+template <class T>
+using ConstMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned16>;
+
+template <class D, class S>
+inline D convert_one(S v) {
+  if constexpr (std::is_same_v<D, std::uint8_t>) return static_cast<D>(v != S(0));
+  else return static_cast<D>(v);
+}
+
+/// n elements of type C from `src` (dtype `dt`) read with stride 0 or 1.
+template <class C>
+void load(const std::byte* src, DType dt, index_t stride, index_t n, C* out) {
+  visit_dtype(dt, [&](auto tag) {
+    using S = typename decltype(tag)::type;
+    const S* p = reinterpret_cast<const S*>(src);
+    if (stride == 0) {
+      const C v = convert_one<C>(p[0]);
+      for (index_t i = 0; i < n; ++i) out[i] = v;
+    } else if constexpr (std::is_same_v<S, C>) {
+      std::copy(p, p + n, out);
+    } else {
+      for (index_t i = 0; i < n; ++i) out[i] = convert_one<C>(p[i]);
+    }
+  });
+}
+
+template <class C>
+void store(const C* r, index_t n, std::byte* dst, DType dt) {
+  visit_dtype(dt, [&](auto tag) {
+    using D = typename decltype(tag)::type;
+    D* p = reinterpret_cast<D*>(dst);
+    if constexpr (std::is_same_v<D, C>) std::copy(r, r + n, p);
+    else
+      for (index_t i = 0; i < n; ++i) p[i] = convert_one<D>(r[i]);
+  });
+}
+
+template <class C>
+C int_pow(C base, C exp) {
+  if (exp < 0) return base == 1 ? 1 : base == C(-1) ? (exp % 2 ? C(-1) : C(1)) : 0;
+  C result = 1;
+  while (exp > 0) {
+    if (exp & 1) result *= base;
+    base *= base;
+    exp >>= 1;
+  }
+  return result;
+}
+
+template <class C>
+void apply(MapOp op, index_t n, C* const* in, C* r) {
+  ArrayMap<C> R(r, n);
+  const ConstMap<C> A(in[0], n);
+  constexpr bool fp = std::is_floating_point_v<C>;
+  auto b = [&] { return ConstMap<C>(in[1], n); };
+  switch (op) {
+    case MapOp::identity: R = A; return;
+    case MapOp::negative: R = -A; return;
+    case MapOp::logical_not: R = (A == C(0)).template cast<C>(); return;
+    case MapOp::abs: R = A.abs(); return;
+    case MapOp::square: R = A.square(); return;
+    case MapOp::add: R = A + b(); return;
+    case MapOp::subtract: R = A - b(); return;
+    case MapOp::multiply: R = A * b(); return;
+    case MapOp::maximum:
+      if constexpr (fp) R = (A > b() || A != A).select(A, b());
+      else R = A.max(b());
+      return;
+    case MapOp::minimum:
+      if constexpr (fp) R = (A < b() || A != A).select(A, b());
+      else R = A.min(b());
+      return;
+    case MapOp::equal: R = (A == b()).template cast<C>(); return;
+    case MapOp::not_equal: R = (A != b()).template cast<C>(); return;
+    case MapOp::less: R = (A < b()).template cast<C>(); return;
+    case MapOp::less_equal: R = (A <= b()).template cast<C>(); return;
+    case MapOp::greater: R = (A > b()).template cast<C>(); return;
+    case MapOp::greater_equal: R = (A >= b()).template cast<C>(); return;
+    case MapOp::logical_and: R = (A != C(0) && b() != C(0)).template cast<C>(); return;
+    case MapOp::logical_or: R = (A != C(0) || b() != C(0)).template cast<C>(); return;
+    case MapOp::where: {
+      const ConstMap<C> B(in[1], n), Z(in[2], n);
+      R = (A != C(0)).select(B, Z);
+      return;
+    }
+    case MapOp::power:
+      if constexpr (fp) R = A.pow(b());
+      else
+        for (index_t i = 0; i < n; ++i) r[i] = int_pow(in[0][i], in[1][i]);
+      return;
+    default: break;
+  }
+  if constexpr (fp) {
+    switch (op) {
+      case MapOp::exp: R = A.exp(); return;
+      case MapOp::log: R = A.log(); return;
+      case MapOp::log1p: R = A.log1p(); return;
+      case MapOp::sqrt: R = A.sqrt(); return;
+      case MapOp::tanh: R = A.tanh(); return;
+      case MapOp::divide: R = A / b(); return;
+      case MapOp::sigmoid: {
+        // exp(-|x|) never overflows; pick the algebraic form that keeps precision.
+        const auto e = (-A.abs()).exp();
+        R = (A >= C(0)).select(C(1) / (C(1) + e), e / (C(1) + e));
+        return;
+      }
+      default: break;
+    }
+  }
+  throw std::logic_error("map_tile: operation not defined for this compute type");
+}
+
+template <class C>
+void map_typed(MapOp op, std::byte* out, DType out_dtype, const tiling::Shape& out_shape,
+               const std::vector<MapInput>& inputs) {
+  const int nd = static_cast<int>(out_shape.size());
+  const std::size_t k = inputs.size();
+  const index_t total = tiling::volume(out_shape);
+  if (total == 0) return;
+
+  // Collapse to (rows, inner): inner is the last axis, or everything when no input
+  // broadcasts (then the whole tile is one contiguous run).
+  bool flat = true;
+  for (const auto& in : inputs)
+    if (in.shape != out_shape && tiling::volume(in.shape) != 1) flat = false;
+  const index_t inner = flat || nd == 0 ? total : out_shape[nd - 1];
+  const index_t rows = total / inner;
+
+  std::vector<std::vector<index_t>> strides(k);
+  for (std::size_t i = 0; i < k; ++i) {
+    auto s = tiling::row_major_strides(inputs[i].shape);
+    for (int a = 0; a < nd; ++a)
+      if (inputs[i].shape[a] == 1) s[a] = 0;
+    strides[i] = s;
+  }
+  const std::size_t out_size = itemsize(out_dtype);
+  alignas(64) C scratch[4][kChunk];
+  C* ptrs[3] = {scratch[0], scratch[1], scratch[2]};
+  std::vector<index_t> row_idx(std::max(nd - 1, 0), 0);
+  for (index_t row = 0; row < rows; ++row) {
+    std::vector<index_t> base(k, 0);
+    std::vector<index_t> step(k, 1);
+    for (std::size_t i = 0; i < k; ++i) {
+      if (tiling::volume(inputs[i].shape) == 1) {
+        step[i] = 0;
+        continue;
+      }
+      if (!flat) {
+        for (int a = 0; a + 1 < nd; ++a) base[i] += row_idx[a] * strides[i][a];
+        step[i] = strides[i][nd - 1] == 0 ? 0 : 1;
+      }
+    }
+    for (index_t c0 = 0; c0 < inner; c0 += kChunk) {
+      const index_t n = std::min(kChunk, inner - c0);
+      for (std::size_t i = 0; i < k; ++i) {
+        const std::size_t isz = itemsize(inputs[i].dtype);
+        const index_t off = base[i] + c0 * step[i];
+        load<C>(inputs[i].data + off * isz, inputs[i].dtype, step[i], n, ptrs[i]);
+      }
+      apply<C>(op, n, ptrs, scratch[3]);
+      store<C>(scratch[3], n, out + (row * inner + c0) * out_size, out_dtype);
+    }
+    for (int a = nd - 2; a >= 0; --a) {
+      if (++row_idx[a] < out_shape[a]) break;
+      row_idx[a] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+void map_tile(MapOp op, DType compute, std::byte* out, DType out_dtype, const tiling::Shape& out_shape,
+              const std::vector<MapInput>& inputs) {
+  visit_dtype(compute, [&](auto tag) {
+    using C = typename decltype(tag)::type;
+    map_typed<C>(op, out, out_dtype, out_shape, inputs);
+  });
+}
+
+void convert(const std::byte* in, DType in_dtype, std::byte* out, DType out_dtype, std::size_t n) {
+  visit_dtype(out_dtype, [&](auto tag) {
+    using D = typename decltype(tag)::type;
+    D* o = reinterpret_cast<D*>(out);
+    for (std::size_t c = 0; c < n; c += kChunk) {
+      const index_t m = static_cast<index_t>(std::min<std::size_t>(kChunk, n - c));
+      load<D>(in + c * itemsize(in_dtype), in_dtype, 1, m, o + c);
+    }
+  });
+}
+
+}  // namespace spartanxx::detail

@@ -1,0 +1,37 @@
+#pragma once
+// Local elementwise kernels over one output tile, with NumPy broadcasting of inputs
+// (an input axis of extent 1 against a larger output axis is read with stride 0).
+// Work proceeds in cache-sized chunks: each input chunk is converted to the compute
+// type, the operation runs vectorized over the chunk, the result is converted to the
+// output dtype.
+#include <cstddef>
+#include <vector>
+
+#include "spartanxx/dtype.hpp"
+#include "tiling/box.hpp"
+
+namespace spartanxx::detail {
+
+enum class MapOp {
+  identity,  // also casts
+  negative, logical_not, exp, log, log1p, sqrt, abs, square, tanh, sigmoid,
+  add, subtract, multiply, divide, power, maximum, minimum,
+  equal, not_equal, less, less_equal, greater, greater_equal, logical_and, logical_or,
+  where,  // inputs: condition, a, b
+};
+
+struct MapInput {
+  const std::byte* data = nullptr;
+  DType dtype = DType::f64;
+  tiling::Shape shape;  // same number of axes as the output; extent 1 broadcasts
+};
+
+/// out (C order over out_shape, dtype out_dtype) = op(inputs...) computed in `compute`.
+/// Comparisons and logical operations yield 0/1 in the compute type.
+void map_tile(MapOp op, DType compute, std::byte* out, DType out_dtype, const tiling::Shape& out_shape,
+              const std::vector<MapInput>& inputs);
+
+/// Converts n elements between dtypes (to bool: x != 0).
+void convert(const std::byte* in, DType in_dtype, std::byte* out, DType out_dtype, std::size_t n);
+
+}  // namespace spartanxx::detail

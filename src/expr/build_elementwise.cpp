@@ -1,0 +1,168 @@
+// Building elementwise nodes: broadcasting, type promotion, dtype rules per operation.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "expr/build.hpp"
+#include "spartanxx/errors.hpp"
+#include "spartanxx/ops.hpp"
+#include "tiling/box.hpp"
+
+namespace spartanxx::detail {
+
+const NodePtr& node_of(const Array& a, const char* op) {
+  if (!a.node()) throw std::logic_error(fmt::format("{}: the Array handle is empty (default-constructed)", op));
+  return a.node();
+}
+
+Shape broadcast_shapes(const char* op, const std::vector<const Node*>& operands) {
+  std::size_t nd = 0;
+  for (const Node* n : operands) nd = std::max(nd, n->shape.size());
+  Shape out(nd, 1);
+  for (const Node* n : operands) {
+    const std::size_t off = nd - n->shape.size();
+    for (std::size_t i = 0; i < n->shape.size(); ++i) {
+      const index_t d = n->shape[i];
+      index_t& o = out[off + i];
+      if (d == o || d == 1) continue;
+      if (o == 1) {
+        o = d;
+        continue;
+      }
+      std::vector<std::string> shapes;
+      for (const Node* m : operands) shapes.push_back(tiling::to_string(m->shape));
+      throw shape_error(fmt::format("{}: operands could not be broadcast together with shapes {}", op,
+                                    fmt::join(shapes, " ")));
+    }
+  }
+  return out;
+}
+
+DType result_type(const std::vector<const Node*>& operands) {
+  bool any_strong = false;
+  DType strong = DType::boolean;
+  for (const Node* n : operands)
+    if (n->op != Op::weak_scalar) {
+      strong = any_strong ? promote_types(strong, n->dtype) : n->dtype;
+      any_strong = true;
+    }
+  DType out = any_strong ? strong : DType::boolean;
+  for (const Node* n : operands) {
+    if (n->op != Op::weak_scalar) continue;
+    const DType k = n->scalar_kind;
+    if (!any_strong) {
+      out = promote_types(out, k);
+    } else if (k == DType::f64 && !is_floating(out)) {
+      out = DType::f64;
+    } else if (k == DType::i64 && out == DType::boolean) {
+      out = DType::i64;
+    }
+  }
+  return out;
+}
+
+int normalize_axis(const char* op, int axis, int ndim) {
+  if (axis < -ndim || axis >= ndim)
+    throw axis_error(fmt::format("{}: axis {} is out of bounds for array of dimension {}", op, axis, ndim));
+  return axis < 0 ? axis + ndim : axis;
+}
+
+Array weak_scalar(double value, DType kind) {
+  auto n = make_node(Op::weak_scalar, {}, kind);
+  n->scalar_kind = kind;
+  n->value = value;
+  n->ivalue = static_cast<std::int64_t>(value);
+  return Array(n);
+}
+
+Array weak_scalar(std::int64_t value, DType kind) {
+  auto n = make_node(Op::weak_scalar, {}, kind);
+  n->scalar_kind = kind;
+  n->ivalue = value;
+  n->value = static_cast<double>(value);
+  return Array(n);
+}
+
+namespace {
+
+DType float_result(DType t) { return t == DType::f32 ? DType::f32 : DType::f64; }
+
+Array build(Op op, std::vector<Array> args) {
+  std::vector<NodePtr> inputs;
+  std::vector<const Node*> raw;
+  for (const Array& a : args) {
+    inputs.push_back(node_of(a, op_name(op)));
+    raw.push_back(inputs.back().get());
+  }
+  Shape shape = broadcast_shapes(op_name(op), raw);
+  std::vector<const Node*> values = raw;
+  if (op == Op::where) values.erase(values.begin());  // the condition does not promote
+  const DType rt = result_type(values);
+  DType out = rt;
+  switch (op) {
+    case Op::subtract:
+      if (rt == DType::boolean)
+        throw dtype_error(fmt::format("subtract: the boolean subtract is not supported (shapes {} and {}); use logical_and/logical_not",
+                                      tiling::to_string(raw[0]->shape), tiling::to_string(raw[1]->shape)));
+      break;
+    case Op::negative:
+      if (rt == DType::boolean)
+        throw dtype_error(fmt::format("negative: the boolean negative is not supported (shape {}); use logical_not",
+                                      tiling::to_string(raw[0]->shape)));
+      break;
+    case Op::divide: out = float_result(rt); break;
+    case Op::exp: case Op::log: case Op::log1p: case Op::sqrt: case Op::tanh: case Op::sigmoid:
+      out = float_result(rt);
+      break;
+    case Op::equal: case Op::not_equal: case Op::less: case Op::less_equal: case Op::greater:
+    case Op::greater_equal: case Op::logical_and: case Op::logical_or: case Op::logical_not:
+      out = DType::boolean;
+      break;
+    default: break;
+  }
+  // Weak scalars take the result's dtype (their values are kept in double/int64).
+  return Array(make_node(op, std::move(shape), out, std::move(inputs)));
+}
+
+}  // namespace
+}  // namespace spartanxx::detail
+
+namespace spartanxx {
+using detail::build;
+using detail::Op;
+
+Array add(const Array& a, const Array& b) { return build(Op::add, {a, b}); }
+Array subtract(const Array& a, const Array& b) { return build(Op::subtract, {a, b}); }
+Array multiply(const Array& a, const Array& b) { return build(Op::multiply, {a, b}); }
+Array divide(const Array& a, const Array& b) { return build(Op::divide, {a, b}); }
+Array power(const Array& a, const Array& b) { return build(Op::power, {a, b}); }
+Array maximum(const Array& a, const Array& b) { return build(Op::maximum, {a, b}); }
+Array minimum(const Array& a, const Array& b) { return build(Op::minimum, {a, b}); }
+Array equal(const Array& a, const Array& b) { return build(Op::equal, {a, b}); }
+Array not_equal(const Array& a, const Array& b) { return build(Op::not_equal, {a, b}); }
+Array less(const Array& a, const Array& b) { return build(Op::less, {a, b}); }
+Array less_equal(const Array& a, const Array& b) { return build(Op::less_equal, {a, b}); }
+Array greater(const Array& a, const Array& b) { return build(Op::greater, {a, b}); }
+Array greater_equal(const Array& a, const Array& b) { return build(Op::greater_equal, {a, b}); }
+Array logical_and(const Array& a, const Array& b) { return build(Op::logical_and, {a, b}); }
+Array logical_or(const Array& a, const Array& b) { return build(Op::logical_or, {a, b}); }
+Array negative(const Array& a) { return build(Op::negative, {a}); }
+Array logical_not(const Array& a) { return build(Op::logical_not, {a}); }
+Array exp(const Array& a) { return build(Op::exp, {a}); }
+Array log(const Array& a) { return build(Op::log, {a}); }
+Array log1p(const Array& a) { return build(Op::log1p, {a}); }
+Array sqrt(const Array& a) { return build(Op::sqrt, {a}); }
+Array abs(const Array& a) { return build(Op::abs, {a}); }
+Array square(const Array& a) { return build(Op::square, {a}); }
+Array tanh(const Array& a) { return build(Op::tanh, {a}); }
+Array sigmoid(const Array& a) { return build(Op::sigmoid, {a}); }
+Array where(const Array& cond, const Array& a, const Array& b) { return build(Op::where, {cond, a, b}); }
+Array clip(const Array& a, const Array& lo, const Array& hi) { return minimum(maximum(a, lo), hi); }
+
+namespace detail {
+Array weak_scalar(double value, DType kind);
+Array weak_scalar(std::int64_t value, DType kind);
+}  // namespace detail
+
+}  // namespace spartanxx

@@ -1,0 +1,226 @@
+// Planning and running leaves (generated sources) and elementwise maps.
+#include <cmath>
+
+#include "array/elementwise_kernels.hpp"
+#include "expr/build.hpp"
+#include "expr/plan.hpp"
+#include "mpi_backend/communicator.hpp"
+
+namespace spartanxx::detail {
+namespace {
+
+std::uint64_t splitmix64(std::uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/// A counter-based generator: 64 random bits for (seed, counter), independent of
+/// which rank asks, so random arrays do not depend on the number of ranks.
+std::uint64_t random_bits(std::uint64_t seed, std::uint64_t counter) {
+  return splitmix64(splitmix64(seed) ^ splitmix64(counter * 2 + 1));
+}
+
+/// Uniform in (0, 1]; never 0, so log() is safe.
+double unit_open(std::uint64_t bits) { return (static_cast<double>(bits >> 11) + 1.0) * 0x1.0p-53; }
+
+template <class T>
+T from_double(double v) {
+  if constexpr (std::is_same_v<T, std::uint8_t>) return v != 0;
+  else return static_cast<T>(v);
+}
+
+/// Calls f(global_linear_index, row_major_offset_in_tile) for every element of `box`.
+template <class F>
+void for_each_index(const Shape& shape, const Box& box, F&& f) {
+  const index_t vol = box.volume();
+  if (vol == 0) return;
+  const int nd = box.ndim();
+  const auto strides = tiling::row_major_strides(shape);
+  const index_t inner = nd ? box.extent(nd - 1) : 1;
+  std::vector<index_t> idx(box.lo);
+  for (index_t off = 0; off < vol; off += inner) {
+    index_t g = 0;
+    for (int a = 0; a < nd; ++a) g += idx[a] * strides[a];
+    for (index_t j = 0; j < inner; ++j) f(g + j, off + j);
+    for (int a = nd - 2; a >= 0; --a) {
+      if (++idx[a] < box.hi[a]) break;
+      idx[a] = box.lo[a];
+    }
+  }
+}
+
+MapOp map_op(Op op) {
+  switch (op) {
+    case Op::negative: return MapOp::negative;
+    case Op::logical_not: return MapOp::logical_not;
+    case Op::exp: return MapOp::exp;
+    case Op::log: return MapOp::log;
+    case Op::log1p: return MapOp::log1p;
+    case Op::sqrt: return MapOp::sqrt;
+    case Op::abs: return MapOp::abs;
+    case Op::square: return MapOp::square;
+    case Op::tanh: return MapOp::tanh;
+    case Op::sigmoid: return MapOp::sigmoid;
+    case Op::cast: return MapOp::identity;
+    case Op::add: return MapOp::add;
+    case Op::subtract: return MapOp::subtract;
+    case Op::multiply: return MapOp::multiply;
+    case Op::divide: return MapOp::divide;
+    case Op::power: return MapOp::power;
+    case Op::maximum: return MapOp::maximum;
+    case Op::minimum: return MapOp::minimum;
+    case Op::equal: return MapOp::equal;
+    case Op::not_equal: return MapOp::not_equal;
+    case Op::less: return MapOp::less;
+    case Op::less_equal: return MapOp::less_equal;
+    case Op::greater: return MapOp::greater;
+    case Op::greater_equal: return MapOp::greater_equal;
+    case Op::logical_and: return MapOp::logical_and;
+    case Op::logical_or: return MapOp::logical_or;
+    case Op::where: return MapOp::where;
+    default: break;
+  }
+  throw std::logic_error("map_op: not an elementwise operation");
+}
+
+/// The type the operation computes in (bool arithmetic counts in int64).
+DType compute_dtype(const Node& n) {
+  switch (n.op) {
+    case Op::equal: case Op::not_equal: case Op::less: case Op::less_equal: case Op::greater: case Op::greater_equal: {
+      std::vector<const Node*> in;
+      for (const auto& i : n.inputs) in.push_back(i.get());
+      const DType t = result_type(in);
+      return t == DType::boolean ? DType::i64 : t;
+    }
+    case Op::logical_and: case Op::logical_or: case Op::logical_not: return DType::boolean;
+    case Op::cast: return n.dtype;
+    default: return n.dtype == DType::boolean ? DType::i64 : n.dtype;
+  }
+}
+
+}  // namespace
+
+Needs broadcast_needs(const Layout& out, const Shape& input_shape, int nranks) {
+  const int nd = out.ndim();
+  const int off = nd - static_cast<int>(input_shape.size());
+  Needs needs(nranks);
+  for (int r = 0; r < nranks; ++r)
+    for (int t : out.tiles_of(r)) {
+      const Box ob = out.tile_box(t);
+      Box ib{std::vector<index_t>(input_shape.size()), std::vector<index_t>(input_shape.size())};
+      for (int a = 0; a < static_cast<int>(input_shape.size()); ++a) {
+        const bool broadcast = input_shape[a] == 1 && out.shape()[a + off] != 1;
+        ib.lo[a] = broadcast ? 0 : ob.lo[a + off];
+        ib.hi[a] = broadcast ? 1 : ob.hi[a + off];
+      }
+      needs[r].push_back(ib);
+    }
+  return needs;
+}
+
+Plan plan_source(const Node& n, int nranks) {
+  if (n.op == Op::materialized) throw std::logic_error("plan_source: a materialized node has no result");
+  Plan p;
+  p.layout = n.op == Op::weak_scalar ? Layout::replicated(n.shape) : Layout::rows(n.shape, nranks);
+  return p;
+}
+
+DistArray exec_source(const Node& n, const Plan& p, Communicator& comm) {
+  const DType stored = n.op == Op::weak_scalar ? n.scalar_kind : n.dtype;
+  DistArray out(p.layout, stored, comm.rank());
+  for (Tile& tile : out.tiles()) {
+    visit_dtype(stored, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      T* dst = tile.data.as<T>();
+      switch (n.op) {
+        case Op::weak_scalar:
+          dst[0] = stored == DType::f64 ? from_double<T>(n.value) : static_cast<T>(n.ivalue);
+          break;
+        case Op::constant: {
+          const T v = from_double<T>(n.value);
+          std::fill(dst, dst + tile.box.volume(), v);
+          break;
+        }
+        case Op::arange:
+          for_each_index(n.shape, tile.box, [&](index_t g, index_t o) {
+            dst[o] = from_double<T>(n.value + static_cast<double>(g) * n.value2);
+          });
+          break;
+        case Op::eye:
+          std::fill(dst, dst + tile.box.volume(), T(0));
+          for (index_t r = tile.box.lo[0]; r < tile.box.hi[0]; ++r) {
+            const index_t c = r + n.ivalue;
+            if (c >= tile.box.lo[1] && c < tile.box.hi[1])
+              dst[(r - tile.box.lo[0]) * tile.box.extent(1) + (c - tile.box.lo[1])] = from_double<T>(1.0);
+          }
+          break;
+        case Op::uniform:
+          for_each_index(n.shape, tile.box, [&](index_t g, index_t o) {
+            const double u = unit_open(random_bits(n.seed, static_cast<std::uint64_t>(g))) - 0x1.0p-53;  // [0, 1)
+            dst[o] = from_double<T>(n.value + (n.value2 - n.value) * u);
+          });
+          break;
+        case Op::normal:
+          for_each_index(n.shape, tile.box, [&](index_t g, index_t o) {
+            const auto c = static_cast<std::uint64_t>(g) * 2;
+            const double u1 = unit_open(random_bits(n.seed, c)), u2 = unit_open(random_bits(n.seed, c + 1));
+            const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+            dst[o] = from_double<T>(n.value + n.value2 * z);
+          });
+          break;
+        default: throw std::logic_error("exec_source: not a source node");
+      }
+    });
+  }
+  return out;
+}
+
+Plan plan_elementwise(const Node& n, const InputLayouts& in, int nranks) {
+  Plan p;
+  const Layout* chosen = nullptr;
+  bool all_replicated = true;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    all_replicated = all_replicated && in[i]->is_replicated();
+    if (!chosen && n.inputs[i]->shape == n.shape && !in[i]->is_replicated()) chosen = in[i];
+  }
+  // Follow an input of the full shape (aligned operands move nothing); when every
+  // operand is replicated, so is the result; otherwise rows.
+  p.layout = chosen ? *chosen : all_replicated ? Layout::replicated(n.shape) : Layout::rows(n.shape, nranks);
+  for (std::size_t i = 0; i < in.size(); ++i)
+    p.predicted_bytes += tiling::bytes_to_gather(*in[i], broadcast_needs(p.layout, n.inputs[i]->shape, nranks),
+                                                 itemsize(n.inputs[i]->dtype));
+  return p;
+}
+
+DistArray exec_elementwise(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm) {
+  std::vector<std::vector<Buffer>> gathered;
+  for (std::size_t i = 0; i < in.size(); ++i)
+    gathered.push_back(gather_boxes(*in[i], broadcast_needs(p.layout, in[i]->shape(), comm.size()), comm));
+  DistArray out(p.layout, n.dtype, comm.rank());
+  const MapOp op = map_op(n.op);
+  const DType compute = compute_dtype(n);
+  const int nd = static_cast<int>(n.shape.size());
+  for (std::size_t t = 0; t < out.tiles().size(); ++t) {
+    Tile& tile = out.tiles()[t];
+    const Shape oshape = tile.box.shape();
+    std::vector<MapInput> inputs;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      MapInput mi;
+      mi.data = gathered[i][t].data();
+      mi.dtype = in[i]->dtype();
+      const Shape& is = in[i]->shape();
+      mi.shape.assign(nd - is.size(), 1);
+      for (std::size_t a = 0; a < is.size(); ++a) {
+        const int oa = static_cast<int>(a) + nd - static_cast<int>(is.size());
+        mi.shape.push_back(is[a] == 1 && n.shape[oa] != 1 ? 1 : oshape[oa]);
+      }
+      inputs.push_back(std::move(mi));
+    }
+    map_tile(op, compute, tile.data.data(), n.dtype, oshape, inputs);
+  }
+  return out;
+}
+
+}  // namespace spartanxx::detail

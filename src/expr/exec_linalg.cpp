@@ -1,0 +1,200 @@
+// dot/matmul. Operands are seen as matrices (a vector on the left is 1 x k, on the
+// right k x 1), and one of three strategies is chosen by the bytes it moves:
+//   R  row blocks of a times all of b        (result split like a's rows)
+//   C  all of a times column blocks of b     (result split like b's columns)
+//   I  the inner dimension split, local products summed with an allreduce
+//      (result replicated) — the shape of the gradient product Xᵀr.
+#include <Eigen/Core>
+#include <fmt/format.h>
+
+#include <numeric>
+
+#include "array/elementwise_kernels.hpp"
+#include "expr/plan.hpp"
+#include "mpi_backend/communicator.hpp"
+
+namespace spartanxx::detail {
+namespace {
+
+enum Strategy { kRows = 0, kCols = 1, kInner = 2 };
+
+Layout as_matrix(const Layout& l, bool left) {
+  if (l.ndim() == 2) return l;
+  return tiling::insert_axis(l, left ? 0 : 1);
+}
+
+struct DotGeometry {
+  Layout a, b, out;
+  Needs needs_a, needs_b;
+  std::int64_t bytes = 0;
+};
+
+DotGeometry geometry(Strategy s, const Layout& la, const Layout& lb, std::size_t ea, std::size_t eb, std::size_t eo,
+                     int P) {
+  const index_t n = la.shape()[0], k = la.shape()[1], m = lb.shape()[1];
+  DotGeometry g{la, lb, {}, Needs(P), Needs(P), 0};
+  if (s == kRows) {
+    g.out = la.tiles_along(1) == 1 && !la.is_replicated() ? Layout({n, m}, {la.splits(0), {0, m}}, la.owners())
+                                                          : Layout::rows({n, m}, P);
+    for (int r = 0; r < P; ++r) {
+      bool any = false;
+      for (int t : g.out.tiles_of(r)) {
+        const Box ob = g.out.tile_box(t);
+        g.needs_a[r].push_back(Box{{ob.lo[0], 0}, {ob.hi[0], k}});
+        any = any || !ob.empty();
+      }
+      if (any) g.needs_b[r].push_back(Box::whole({k, m}));
+    }
+  } else if (s == kCols) {
+    g.out = lb.tiles_along(0) == 1 && !lb.is_replicated() ? Layout({n, m}, {{0, n}, lb.splits(1)}, lb.owners())
+                                                          : Layout::cols({n, m}, P);
+    for (int r = 0; r < P; ++r) {
+      bool any = false;
+      for (int t : g.out.tiles_of(r)) {
+        const Box ob = g.out.tile_box(t);
+        g.needs_b[r].push_back(Box{{0, ob.lo[1]}, {k, ob.hi[1]}});
+        any = any || !ob.empty();
+      }
+      if (any) g.needs_a[r].push_back(Box::whole({n, k}));
+    }
+  } else {
+    std::vector<index_t> splits;
+    std::vector<int> owners;
+    if (la.tiles_along(0) == 1 && la.tiles_along(1) > 1 && !la.is_replicated()) {
+      splits = la.splits(1), owners = la.owners();
+    } else if (lb.tiles_along(1) == 1 && lb.tiles_along(0) > 1 && !lb.is_replicated()) {
+      splits = lb.splits(0), owners = lb.owners();
+    } else {
+      splits = tiling::even_splits(k, P);
+      owners.resize(P);
+      std::iota(owners.begin(), owners.end(), 0);
+    }
+    for (std::size_t i = 0; i + 1 < splits.size(); ++i) {
+      if (splits[i + 1] == splits[i]) continue;
+      // Each block is multiplied exactly once; a replicated one by rank i mod P.
+      const int r = owners[i] == tiling::kReplicated ? static_cast<int>(i) % P : owners[i];
+      g.needs_a[r].push_back(Box{{0, splits[i]}, {n, splits[i + 1]}});
+      g.needs_b[r].push_back(Box{{splits[i], 0}, {splits[i + 1], m}});
+    }
+    g.out = Layout::replicated({n, m});
+    if (P > 1) g.bytes += static_cast<std::int64_t>(P) * n * m * static_cast<std::int64_t>(eo);
+  }
+  g.bytes += tiling::bytes_to_gather(la, g.needs_a, ea) + tiling::bytes_to_gather(lb, g.needs_b, eb);
+  return g;
+}
+
+const char* strategy_name(int s) {
+  return s == kRows ? "row blocks x replicated rhs" : s == kCols ? "replicated lhs x column blocks" : "inner split + allreduce";
+}
+
+DType compute_type(DType out) { return out == DType::boolean ? DType::i64 : out; }
+
+/// The buffer converted to `to` (shared when it already is).
+Buffer as_type(const Buffer& b, DType from, DType to, index_t count) {
+  if (from == to) return b;
+  Buffer out(static_cast<std::size_t>(count) * itemsize(to));
+  convert(b.data(), from, out.data(), to, static_cast<std::size_t>(count));
+  return out;
+}
+
+template <class T>
+void gemm(const std::byte* a, const std::byte* b, std::byte* c, index_t n, index_t k, index_t m, bool accumulate) {
+  using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const Mat> A(reinterpret_cast<const T*>(a), n, k);
+  Eigen::Map<const Mat> B(reinterpret_cast<const T*>(b), k, m);
+  Eigen::Map<Mat> C(reinterpret_cast<T*>(c), n, m);
+  if (accumulate) C.noalias() += A * B;
+  else C.noalias() = A * B;
+}
+
+void gemm_dispatch(DType t, const std::byte* a, const std::byte* b, std::byte* c, index_t n, index_t k, index_t m,
+                   bool accumulate) {
+  visit_dtype(t, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, std::uint8_t>) throw std::logic_error("gemm: bool is computed in int64");
+    else gemm<T>(a, b, c, n, k, m, accumulate);
+  });
+}
+
+}  // namespace
+
+Plan plan_dot(const Node& n, const InputLayouts& in, int nranks) {
+  const Layout la = as_matrix(*in[0], true), lb = as_matrix(*in[1], false);
+  const std::size_t ea = itemsize(n.inputs[0]->dtype), eb = itemsize(n.inputs[1]->dtype), eo = itemsize(compute_type(n.dtype));
+  Plan best;
+  for (int s : {kRows, kCols, kInner}) {
+    if (s == kInner && nranks == 1) continue;
+    const DotGeometry g = geometry(static_cast<Strategy>(s), la, lb, ea, eb, eo, nranks);
+    if (s == kRows || g.bytes < best.predicted_bytes) {
+      best.variant = s;
+      best.predicted_bytes = g.bytes;
+      best.layout = g.out;
+    }
+  }
+  best.strategy = strategy_name(best.variant);
+  // Back from matrix form to the result's own shape.
+  if (in[1]->ndim() == 1) best.layout = tiling::remove_axis(best.layout, 1);
+  if (in[0]->ndim() == 1) best.layout = tiling::remove_axis(best.layout, 0);
+  return best;
+}
+
+DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const DistArray A = in[0]->view_as(as_matrix(in[0]->layout(), true));
+  const DistArray B = in[1]->view_as(as_matrix(in[1]->layout(), false));
+  const index_t rows = A.shape()[0], k = A.shape()[1], cols = B.shape()[1];
+  const DType ct = compute_type(n.dtype);
+  const DotGeometry g = geometry(static_cast<Strategy>(p.variant), A.layout(), B.layout(), itemsize(A.dtype()),
+                                 itemsize(B.dtype()), itemsize(ct), comm.size());
+  std::vector<Buffer> ga = gather_boxes(A, g.needs_a, comm);
+  std::vector<Buffer> gb = gather_boxes(B, g.needs_b, comm);
+  const int me = comm.rank();
+  DistArray out(g.out, n.dtype, me, /*allocate=*/false);
+
+  auto finish = [&](Tile& tile, const Buffer& result) {
+    tile.data = as_type(result, ct, n.dtype, tile.box.volume());
+  };
+  if (p.variant == kRows || p.variant == kCols) {
+    const bool by_rows = p.variant == kRows;
+    const Buffer whole = by_rows ? (gb.empty() ? Buffer() : as_type(gb[0], B.dtype(), ct, k * cols))
+                                 : (ga.empty() ? Buffer() : as_type(ga[0], A.dtype(), ct, rows * k));
+    for (std::size_t t = 0; t < out.tiles().size(); ++t) {
+      Tile& tile = out.tiles()[t];
+      if (tile.box.empty()) {
+        tile.data = Buffer(0);
+        continue;
+      }
+      const index_t r = tile.box.extent(0), c = tile.box.extent(1);
+      Buffer c_buf(static_cast<std::size_t>(r * c) * itemsize(ct));
+      if (k == 0) {
+        std::fill(c_buf.data(), c_buf.data() + c_buf.bytes(), std::byte{0});
+      } else if (by_rows) {
+        const Buffer a = as_type(ga[t], A.dtype(), ct, r * k);
+        gemm_dispatch(ct, a.data(), whole.data(), c_buf.data(), r, k, c, false);
+      } else {
+        const Buffer b = as_type(gb[t], B.dtype(), ct, k * c);
+        gemm_dispatch(ct, whole.data(), b.data(), c_buf.data(), r, k, c, false);
+      }
+      finish(tile, c_buf);
+    }
+  } else {
+    Buffer acc(static_cast<std::size_t>(rows * cols) * itemsize(ct));
+    std::fill(acc.data(), acc.data() + acc.bytes(), std::byte{0});
+    for (std::size_t i = 0; i < ga.size(); ++i) {
+      const index_t kb = g.needs_a[me][i].extent(1);
+      const Buffer a = as_type(ga[i], A.dtype(), ct, rows * kb);
+      const Buffer b = as_type(gb[i], B.dtype(), ct, kb * cols);
+      gemm_dispatch(ct, a.data(), b.data(), acc.data(), rows, kb, cols, true);
+    }
+    comm.agree(nullptr);
+    visit_dtype(ct, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if constexpr (!std::is_same_v<T, std::uint8_t>)
+        comm.allreduce(acc.as<T>(), static_cast<std::size_t>(rows * cols), backend::ReduceOp::sum);
+    });
+    Tile& tile = out.tiles()[0];
+    finish(tile, acc);
+  }
+  return out.view_as(p.layout);
+}
+
+}  // namespace spartanxx::detail

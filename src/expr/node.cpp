@@ -1,0 +1,92 @@
+#include "expr/node.hpp"
+
+#include <fmt/format.h>
+
+namespace spartanxx::detail {
+
+bool is_elementwise(Op op) { return op >= Op::negative && op <= Op::where; }
+
+const char* op_name(Op op) {
+  switch (op) {
+    case Op::materialized: return "data";
+    case Op::constant: return "full";
+    case Op::weak_scalar: return "scalar";
+    case Op::arange: return "arange";
+    case Op::eye: return "eye";
+    case Op::uniform: return "random.uniform";
+    case Op::normal: return "random.normal";
+    case Op::negative: return "negative";
+    case Op::logical_not: return "logical_not";
+    case Op::exp: return "exp";
+    case Op::log: return "log";
+    case Op::log1p: return "log1p";
+    case Op::sqrt: return "sqrt";
+    case Op::abs: return "abs";
+    case Op::square: return "square";
+    case Op::tanh: return "tanh";
+    case Op::sigmoid: return "sigmoid";
+    case Op::cast: return "astype";
+    case Op::add: return "add";
+    case Op::subtract: return "subtract";
+    case Op::multiply: return "multiply";
+    case Op::divide: return "divide";
+    case Op::power: return "power";
+    case Op::maximum: return "maximum";
+    case Op::minimum: return "minimum";
+    case Op::equal: return "equal";
+    case Op::not_equal: return "not_equal";
+    case Op::less: return "less";
+    case Op::less_equal: return "less_equal";
+    case Op::greater: return "greater";
+    case Op::greater_equal: return "greater_equal";
+    case Op::logical_and: return "logical_and";
+    case Op::logical_or: return "logical_or";
+    case Op::where: return "where";
+    case Op::reduce: return "reduce";
+    case Op::dot: return "dot";
+    case Op::transpose: return "transpose";
+    case Op::slice: return "slice";
+    case Op::reshape: return "reshape";
+  }
+  return "?";
+}
+
+const char* reduce_name(ReduceKind k) {
+  switch (k) {
+    case ReduceKind::sum: return "sum";
+    case ReduceKind::min: return "min";
+    case ReduceKind::max: return "max";
+    case ReduceKind::argmin: return "argmin";
+    case ReduceKind::argmax: return "argmax";
+  }
+  return "?";
+}
+
+std::string Node::label() const {
+  switch (op) {
+    case Op::reduce:
+      return axis < 0 ? fmt::format("{}", reduce_name(reduce_kind)) : fmt::format("{}(axis={})", reduce_name(reduce_kind), axis);
+    case Op::cast: return fmt::format("astype({})", dtype_name(dtype));
+    case Op::weak_scalar:
+      return scalar_kind == DType::f64 ? fmt::format("scalar({})", value) : fmt::format("scalar({})", ivalue);
+    case Op::constant: return fmt::format("full({})", value);
+    case Op::transpose: return fmt::format("transpose({})", fmt::join(perm, ","));
+    case Op::slice: {
+      std::vector<std::string> parts;
+      for (const auto& s : slices) parts.push_back(fmt::format("{}::{}x{}", s.start, s.step, s.length));
+      return fmt::format("slice[{}]", fmt::join(parts, ", "));
+    }
+    default: return op_name(op);
+  }
+}
+
+NodePtr make_node(Op op, Shape shape, DType dtype, std::vector<NodePtr> inputs) {
+  auto n = std::make_shared<Node>();
+  n->op = op;
+  n->shape = std::move(shape);
+  n->dtype = dtype;
+  n->inputs = std::move(inputs);
+  return n;
+}
+
+}  // namespace spartanxx::detail

@@ -1,0 +1,109 @@
+#pragma once
+// Nodes of the lazy expression graph. A node describes an operation (its kind, inputs,
+// parameters, inferred shape and dtype); the planner (plan.hpp) decides layouts and
+// strategies; the executor runs the plan and caches results on nodes.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "array/dist_array.hpp"
+#include "array/reduce_kernels.hpp"
+#include "spartanxx/dtype.hpp"
+
+namespace spartanxx::detail {
+
+using tiling::Shape;
+
+enum class Op {
+  // leaves
+  materialized,  // data already computed (from_buffer, from_rows, or a cached result)
+  constant,      // full(shape, value)
+  weak_scalar,   // a C++ scalar: 0-d, dtype yields to arrays it meets
+  arange,
+  eye,
+  uniform,
+  normal,
+  // elementwise, unary
+  negative,
+  logical_not,
+  exp,
+  log,
+  log1p,
+  sqrt,
+  abs,
+  square,
+  tanh,
+  sigmoid,
+  cast,
+  // elementwise, binary
+  add,
+  subtract,
+  multiply,
+  divide,
+  power,
+  maximum,
+  minimum,
+  equal,
+  not_equal,
+  less,
+  less_equal,
+  greater,
+  greater_equal,
+  logical_and,
+  logical_or,
+  // elementwise, ternary
+  where,
+  // others
+  reduce,
+  dot,
+  transpose,
+  slice,
+  reshape,
+};
+
+
+
+bool is_elementwise(Op op);
+const char* op_name(Op op);
+const char* reduce_name(ReduceKind k);
+
+/// One axis of a normalized slice: element j of the result is element start + j*step.
+struct AxisSlice {
+  index_t start = 0;
+  index_t step = 1;
+  index_t length = 0;
+};
+
+struct Node {
+  Op op = Op::materialized;
+  Shape shape;
+  DType dtype = DType::f64;
+  std::vector<std::shared_ptr<Node>> inputs;
+
+  // parameters (which are meaningful depends on op)
+  double value = 0;          // constant / weak scalar (float) / arange start / uniform lo / normal mean
+  double value2 = 0;         // arange step / uniform hi / normal sd
+  std::int64_t ivalue = 0;   // weak scalar (integer) / eye diagonal offset
+  DType scalar_kind = DType::f64;  // weak scalar: boolean, i64 or f64
+  std::uint64_t seed = 0;
+  ReduceKind reduce_kind = ReduceKind::sum;
+  int axis = -1;             // reduce: -1 means all axes
+  std::vector<int> perm;     // transpose
+  std::vector<AxisSlice> slices;  // slice
+
+  // evaluation
+  std::shared_ptr<DistArray> result;  // cached result, when evaluated
+  std::string history;                // explain() text of the evaluation that made `result`
+
+  /// "add", "sum(axis=1)", "dot", "slice[0:10:1, ...]" ...
+  std::string label() const;
+};
+
+using NodePtr = std::shared_ptr<Node>;
+
+/// A node of kind `op` over `inputs` with the given shape and dtype.
+NodePtr make_node(Op op, Shape shape, DType dtype, std::vector<NodePtr> inputs = {});
+
+}  // namespace spartanxx::detail

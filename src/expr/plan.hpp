@@ -1,0 +1,64 @@
+#pragma once
+// The planner's decisions for one node, and the per-operation planning and execution
+// functions the executor dispatches to. Planning needs only shapes and input layouts,
+// so every rank makes the same plan without communicating.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "expr/node.hpp"
+
+namespace spartanxx::backend {
+class Communicator;
+}
+
+namespace spartanxx::detail {
+
+struct Plan {
+  Layout layout;                     // of the node's result
+  std::string strategy;              // how it is computed, for explain()
+  std::int64_t predicted_bytes = 0;  // bytes moved, all ranks together
+  int variant = 0;                   // operation-specific choice
+};
+
+using InputLayouts = std::vector<const Layout*>;
+using InputArrays = std::vector<const DistArray*>;
+using backend::Communicator;
+
+/// Boxes of an input (broadcast to `out`'s shape) that each rank needs to compute its
+/// tiles of `out`, one box per held output tile, in tiles_of order.
+Needs broadcast_needs(const Layout& out, const Shape& input_shape, int nranks);
+
+Plan plan_source(const Node& n, int nranks);
+DistArray exec_source(const Node& n, const Plan& p, Communicator& comm);
+
+Plan plan_elementwise(const Node& n, const InputLayouts& in, int nranks);
+DistArray exec_elementwise(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
+
+Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks);
+DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
+
+Plan plan_dot(const Node& n, const InputLayouts& in, int nranks);
+DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
+
+Plan plan_transpose(const Node& n, const InputLayouts& in, int nranks);
+DistArray exec_transpose(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
+
+Plan plan_slice(const Node& n, const InputLayouts& in, int nranks);
+DistArray exec_slice(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
+
+Plan plan_reshape(const Node& n, const InputLayouts& in, int nranks);
+DistArray exec_reshape(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
+
+/// Forces `root` (collective): plans and runs every node reachable from it that has no
+/// cached result, caches results on the nodes that user handles still reach, and
+/// records statistics.
+void evaluate(const NodePtr& root);
+
+/// The whole array, in C order, on every rank (collective).
+Buffer gather_whole(const DistArray& a, Communicator& comm);
+
+/// The plan for `root` as text (plans without running when not yet evaluated).
+std::string explain_plan(const NodePtr& root);
+
+}  // namespace spartanxx::detail

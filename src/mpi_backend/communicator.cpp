@@ -1,0 +1,271 @@
+#include "mpi_backend/communicator.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <climits>
+#include <new>
+#include <stdexcept>
+
+#include "spartanxx/errors.hpp"
+
+namespace spartanxx::backend {
+
+void check(int code, const char* call) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(code, text, &len);
+  throw mpi_error(fmt::format("{} failed: {}", call, std::string(text, static_cast<std::size_t>(len))));
+}
+
+Counters& Counters::operator+=(const Counters& o) {
+  bytes_sent += o.bytes_sent;
+  bytes_received += o.bytes_received;
+  messages_sent += o.messages_sent;
+  messages_received += o.messages_received;
+  return *this;
+}
+
+Counters operator-(Counters a, const Counters& b) {
+  a.bytes_sent -= b.bytes_sent;
+  a.bytes_received -= b.bytes_received;
+  a.messages_sent -= b.messages_sent;
+  a.messages_received -= b.messages_received;
+  return a;
+}
+
+Communicator::Communicator(MPI_Comm parent) {
+  check(MPI_Comm_dup(parent, &comm_), "MPI_Comm_dup");
+  // Errors are returned to us and thrown as mpi_error rather than aborting the job.
+  check(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+  check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+}
+
+Communicator::~Communicator() noexcept {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (comm_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm_);
+}
+
+Communicator::Communicator(Communicator&& other) noexcept
+    : comm_(other.comm_), rank_(other.rank_), size_(other.size_), counters_(other.counters_) {
+  other.comm_ = MPI_COMM_NULL;
+}
+
+Communicator& Communicator::operator=(Communicator&& other) noexcept {
+  if (this != &other) {
+    Communicator tmp(std::move(*this));
+    comm_ = other.comm_;
+    rank_ = other.rank_;
+    size_ = other.size_;
+    counters_ = other.counters_;
+    other.comm_ = MPI_COMM_NULL;
+  }
+  return *this;
+}
+
+void Communicator::barrier() { check(MPI_Barrier(comm_), "MPI_Barrier"); }
+
+void Communicator::bcast_bytes(void* data, std::size_t bytes, int root) {
+  if (bytes > static_cast<std::size_t>(INT_MAX)) throw mpi_error(fmt::format("broadcast: {} bytes is too large", bytes));
+  check(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, root, comm_), "MPI_Bcast");
+  if (size_ > 1) {
+    const auto b = static_cast<std::int64_t>(bytes);
+    if (rank_ == root) {
+      counters_.bytes_sent += b * (size_ - 1);
+      counters_.messages_sent += size_ - 1;
+    } else {
+      counters_.bytes_received += b;
+      counters_.messages_received += 1;
+    }
+  }
+}
+
+void Communicator::allreduce_raw(void* inout, std::size_t count, MPI_Datatype type, std::size_t elem, ReduceOp op) {
+  if (count > static_cast<std::size_t>(INT_MAX)) throw mpi_error(fmt::format("allreduce: {} items is too many", count));
+  MPI_Op mop = op == ReduceOp::sum ? MPI_SUM : op == ReduceOp::min ? MPI_MIN : MPI_MAX;
+  check(MPI_Allreduce(MPI_IN_PLACE, inout, static_cast<int>(count), type, mop, comm_), "MPI_Allreduce");
+  if (size_ > 1) {
+    // Counted as one logical message of the reduced vector each way.
+    const auto b = static_cast<std::int64_t>(count * elem);
+    counters_.bytes_sent += b;
+    counters_.bytes_received += b;
+    counters_.messages_sent += 1;
+    counters_.messages_received += 1;
+  }
+}
+
+void Communicator::allgather_bytes(const void* send, std::size_t bytes, void* recv) {
+  if (bytes > static_cast<std::size_t>(INT_MAX)) throw mpi_error(fmt::format("allgather: {} bytes is too large", bytes));
+  check(MPI_Allgather(send, static_cast<int>(bytes), MPI_BYTE, recv, static_cast<int>(bytes), MPI_BYTE, comm_),
+        "MPI_Allgather");
+  if (size_ > 1) {
+    const auto b = static_cast<std::int64_t>(bytes);
+    counters_.bytes_sent += b * (size_ - 1);
+    counters_.bytes_received += b * (size_ - 1);
+    counters_.messages_sent += size_ - 1;
+    counters_.messages_received += size_ - 1;
+  }
+}
+
+void Communicator::allgatherv_bytes(const void* send, const std::vector<std::int64_t>& byte_counts, void* recv) {
+  std::vector<int> counts(byte_counts.size()), displs(byte_counts.size());
+  std::int64_t off = 0;
+  for (std::size_t i = 0; i < byte_counts.size(); ++i) {
+    if (byte_counts[i] > INT_MAX || off > INT_MAX) throw mpi_error("allgatherv: contribution too large");
+    counts[i] = static_cast<int>(byte_counts[i]);
+    displs[i] = static_cast<int>(off);
+    off += byte_counts[i];
+  }
+  check(MPI_Allgatherv(send, counts[rank_], MPI_BYTE, recv, counts.data(), displs.data(), MPI_BYTE, comm_),
+        "MPI_Allgatherv");
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_) continue;
+    counters_.bytes_sent += byte_counts[rank_];
+    counters_.bytes_received += byte_counts[r];
+    counters_.messages_sent += 1;
+    counters_.messages_received += 1;
+  }
+}
+
+void Communicator::alltoall_bytes(const void* send, std::size_t bytes_each, void* recv) {
+  check(MPI_Alltoall(send, static_cast<int>(bytes_each), MPI_BYTE, recv, static_cast<int>(bytes_each), MPI_BYTE, comm_),
+        "MPI_Alltoall");
+  if (size_ > 1) {
+    const auto b = static_cast<std::int64_t>(bytes_each);
+    counters_.bytes_sent += b * (size_ - 1);
+    counters_.bytes_received += b * (size_ - 1);
+    counters_.messages_sent += size_ - 1;
+    counters_.messages_received += size_ - 1;
+  }
+}
+
+std::vector<std::byte> Communicator::alltoallv(const std::byte* send, const std::vector<std::int64_t>& send_counts,
+                                               const std::vector<std::int64_t>& send_offsets,
+                                               std::vector<std::int64_t>& recv_counts) {
+  // The counts exchange is bookkeeping, not payload: it is not counted.
+  recv_counts.assign(size_, 0);
+  check(MPI_Alltoall(send_counts.data(), 1, MPI_INT64_T, recv_counts.data(), 1, MPI_INT64_T, comm_), "MPI_Alltoall");
+  std::vector<std::int64_t> recv_offsets(size_ + 1, 0);
+  for (int r = 0; r < size_; ++r) recv_offsets[r + 1] = recv_offsets[r] + recv_counts[r];
+  std::vector<std::byte> recv(static_cast<std::size_t>(recv_offsets[size_]));
+
+  // Point-to-point, skipping empty pairs, in chunks that fit an int count.
+  constexpr std::int64_t chunk = std::int64_t{1} << 30;
+  std::vector<MPI_Request> requests;
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_ || recv_counts[r] == 0) continue;
+    for (std::int64_t off = 0; off < recv_counts[r]; off += chunk) {
+      requests.emplace_back();
+      const int n = static_cast<int>(std::min(chunk, recv_counts[r] - off));
+      check(MPI_Irecv(recv.data() + recv_offsets[r] + off, n, MPI_BYTE, r, 7, comm_, &requests.back()), "MPI_Irecv");
+    }
+    counters_.bytes_received += recv_counts[r];
+    counters_.messages_received += 1;
+  }
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_ || send_counts[r] == 0) continue;
+    for (std::int64_t off = 0; off < send_counts[r]; off += chunk) {
+      requests.emplace_back();
+      const int n = static_cast<int>(std::min(chunk, send_counts[r] - off));
+      check(MPI_Isend(send + send_offsets[r] + off, n, MPI_BYTE, r, 7, comm_, &requests.back()), "MPI_Isend");
+    }
+    counters_.bytes_sent += send_counts[r];
+    counters_.messages_sent += 1;
+  }
+  if (recv_counts[rank_] > 0)
+    std::copy_n(send + send_offsets[rank_], recv_counts[rank_], recv.data() + recv_offsets[rank_]);
+  check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+  return recv;
+}
+
+namespace {
+
+enum class Kind : int { shape, axis, dtype, value, index, io, mpi, invalid_argument, out_of_range, runtime, remote };
+
+Kind classify(const std::exception_ptr& e, std::string& message) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const shape_error& x) {
+    message = x.what();
+    return Kind::shape;
+  } catch (const axis_error& x) {
+    message = x.what();
+    return Kind::axis;
+  } catch (const dtype_error& x) {
+    message = x.what();
+    return Kind::dtype;
+  } catch (const value_error& x) {
+    message = x.what();
+    return Kind::value;
+  } catch (const index_error& x) {
+    message = x.what();
+    return Kind::index;
+  } catch (const io_error& x) {
+    message = x.what();
+    return Kind::io;
+  } catch (const mpi_error& x) {
+    message = x.what();
+    return Kind::mpi;
+  } catch (const std::invalid_argument& x) {
+    message = x.what();
+    return Kind::invalid_argument;
+  } catch (const std::out_of_range& x) {
+    message = x.what();
+    return Kind::out_of_range;
+  } catch (const std::bad_alloc&) {
+    message = "out of memory (std::bad_alloc)";
+    return Kind::remote;
+  } catch (const std::runtime_error& x) {
+    message = x.what();
+    return Kind::runtime;
+  } catch (const std::exception& x) {
+    message = x.what();
+    return Kind::remote;
+  } catch (...) {
+    message = "unknown exception";
+    return Kind::remote;
+  }
+}
+
+[[noreturn]] void raise(Kind kind, const std::string& m) {
+  switch (kind) {
+    case Kind::shape: throw shape_error(m);
+    case Kind::axis: throw axis_error(m);
+    case Kind::dtype: throw dtype_error(m);
+    case Kind::value: throw value_error(m);
+    case Kind::index: throw index_error(m);
+    case Kind::io: throw io_error(m);
+    case Kind::mpi: throw mpi_error(m);
+    case Kind::invalid_argument: throw std::invalid_argument(m);
+    case Kind::out_of_range: throw std::out_of_range(m);
+    case Kind::runtime: throw std::runtime_error(m);
+    case Kind::remote: break;
+  }
+  throw remote_error(m);
+}
+
+}  // namespace
+
+void Communicator::agree(std::exception_ptr local_error) {
+  int failing = local_error ? rank_ : size_;
+  check(MPI_Allreduce(MPI_IN_PLACE, &failing, 1, MPI_INT, MPI_MIN, comm_), "MPI_Allreduce");
+  if (failing == size_) return;
+
+  std::string message;
+  std::int64_t header[2] = {0, 0};
+  if (rank_ == failing) {
+    header[0] = static_cast<std::int64_t>(classify(local_error, message));
+    // An error already prefixed with its rank (agreed earlier) keeps its prefix.
+    if (message.rfind("[rank ", 0) != 0) message = fmt::format("[rank {}] {}", rank_, message);
+    header[1] = static_cast<std::int64_t>(message.size());
+  }
+  check(MPI_Bcast(header, 2, MPI_INT64_T, failing, comm_), "MPI_Bcast");
+  message.resize(static_cast<std::size_t>(header[1]));
+  check(MPI_Bcast(message.data(), static_cast<int>(header[1]), MPI_CHAR, failing, comm_), "MPI_Bcast");
+  raise(static_cast<Kind>(header[0]), message);
+}
+
+}  // namespace spartanxx::backend

@@ -1,0 +1,148 @@
+#pragma once
+// The only place (with its .cpp files) that includes <mpi.h>. A move-only communicator
+// owning a duplicated MPI_Comm, typed collectives with every MPI call checked, counters
+// of bytes and messages, and collective error agreement.
+#include <mpi.h>
+
+#include <complex>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace spartanxx::backend {
+
+/// Throws spartanxx::mpi_error with MPI's error string when `code` is not MPI_SUCCESS.
+void check(int code, const char* call);
+
+/// Bytes and messages this rank sent and received, as seen by the collectives.
+struct Counters {
+  std::int64_t bytes_sent = 0;
+  std::int64_t bytes_received = 0;
+  std::int64_t messages_sent = 0;
+  std::int64_t messages_received = 0;
+  Counters& operator+=(const Counters& o);
+  friend Counters operator-(Counters a, const Counters& b);
+};
+
+template <class T>
+MPI_Datatype mpi_type() {
+  if constexpr (std::is_same_v<T, double>) return MPI_DOUBLE;
+  else if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
+  else if constexpr (std::is_same_v<T, std::int64_t>) return MPI_INT64_T;
+  else if constexpr (std::is_same_v<T, std::uint64_t>) return MPI_UINT64_T;
+  else if constexpr (std::is_same_v<T, std::int32_t>) return MPI_INT32_T;
+  else if constexpr (std::is_same_v<T, std::uint8_t>) return MPI_UINT8_T;
+  else if constexpr (std::is_same_v<T, char>) return MPI_CHAR;
+  else if constexpr (std::is_same_v<T, std::byte>) return MPI_BYTE;
+  else static_assert(sizeof(T) == 0, "mpi_type: no MPI datatype for this C++ type");
+}
+
+enum class ReduceOp { sum, min, max };
+
+class Communicator {
+ public:
+  /// Duplicates `parent`, so that spartanxx's messages never mix with the caller's.
+  explicit Communicator(MPI_Comm parent);
+  ~Communicator() noexcept;
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+  Communicator(Communicator&& other) noexcept;
+  Communicator& operator=(Communicator&& other) noexcept;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  MPI_Comm native() const { return comm_; }
+  const Counters& counters() const { return counters_; }
+
+  void barrier();
+
+  template <class T>
+  void broadcast(T* data, std::size_t count, int root) {
+    bcast_bytes(data, count * sizeof(T), root);
+  }
+
+  template <class T>
+  void allreduce(T* inout, std::size_t count, ReduceOp op) {
+    allreduce_raw(inout, count, mpi_type<T>(), sizeof(T), op);
+  }
+  template <class T>
+  T allreduce(T value, ReduceOp op) {
+    allreduce(&value, 1, op);
+    return value;
+  }
+
+  /// Every rank contributes `count` items; recv has size() * count items.
+  template <class T>
+  std::vector<T> allgather(const T* send, std::size_t count) {
+    std::vector<T> recv(count * static_cast<std::size_t>(size_));
+    allgather_bytes(send, count * sizeof(T), recv.data());
+    return recv;
+  }
+  template <class T>
+  std::vector<T> allgather(const T& value) {
+    return allgather(&value, 1);
+  }
+
+  /// Variable contributions; returns the concatenation in rank order.
+  template <class T>
+  std::vector<T> allgatherv(const std::vector<T>& send) {
+    const auto counts = allgather<std::int64_t>(static_cast<std::int64_t>(send.size()));
+    std::int64_t total = 0;
+    for (auto c : counts) total += c;
+    std::vector<T> recv(static_cast<std::size_t>(total));
+    std::vector<std::int64_t> byte_counts(counts.size());
+    for (std::size_t i = 0; i < counts.size(); ++i) byte_counts[i] = counts[i] * static_cast<std::int64_t>(sizeof(T));
+    allgatherv_bytes(send.data(), byte_counts, recv.data());
+    return recv;
+  }
+
+  /// Each rank sends `count` items to every rank (send has size()*count items).
+  template <class T>
+  std::vector<T> alltoall(const std::vector<T>& send) {
+    std::vector<T> recv(send.size());
+    alltoall_bytes(send.data(), send.size() / static_cast<std::size_t>(size_) * sizeof(T), recv.data());
+    return recv;
+  }
+
+  /// Personalized exchange of byte blocks: send_counts[r] bytes starting at
+  /// send_offsets[r] go to rank r; returns what every rank sent here, in rank order,
+  /// with recv_counts filled in. Large messages are split so no count overflows int.
+  std::vector<std::byte> alltoallv(const std::byte* send, const std::vector<std::int64_t>& send_counts,
+                                   const std::vector<std::int64_t>& send_offsets,
+                                   std::vector<std::int64_t>& recv_counts);
+
+  /// Collective error agreement. Every rank passes the exception it caught in its
+  /// local phase (or nullptr). If any rank failed, every rank throws the same typed
+  /// exception, carrying the lowest failing rank's message prefixed by "[rank r] ".
+  /// Costs one small allreduce when nothing failed.
+  void agree(std::exception_ptr local_error);
+
+  /// Runs `local` on this rank, then agrees on failure (see agree()).
+  template <class F>
+  void run_agreed(F&& local) {
+    std::exception_ptr err;
+    try {
+      local();
+    } catch (...) {
+      err = std::current_exception();
+    }
+    agree(err);
+  }
+
+ private:
+  void bcast_bytes(void* data, std::size_t bytes, int root);
+  void allreduce_raw(void* inout, std::size_t count, MPI_Datatype type, std::size_t elem, ReduceOp op);
+  void allgather_bytes(const void* send, std::size_t bytes, void* recv);
+  void allgatherv_bytes(const void* send, const std::vector<std::int64_t>& byte_counts, void* recv);
+  void alltoall_bytes(const void* send, std::size_t bytes_each, void* recv);
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0;
+  int size_ = 1;
+  Counters counters_;
+};
+
+}  // namespace spartanxx::backend
