@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <type_traits>
 
@@ -111,10 +112,30 @@ void apply(MapOp op, index_t n, C* const* in, C* r) {
   }
   if constexpr (fp) {
     switch (op) {
-      case MapOp::exp: R = A.exp(); return;
-      case MapOp::log: R = A.log(); return;
+      case MapOp::exp:
+      {
+        R = A.exp();
+        // Eigen's vectorized exp clamps its argument: results that underflow to
+        // subnormals are recomputed exactly.
+        const C lowest = std::log(std::numeric_limits<C>::min());
+        for (index_t i = 0; i < n; ++i)
+          if (in[0][i] < lowest) r[i] = std::exp(in[0][i]);
+        return;
+      }
+      case MapOp::log:
+        R = A.log();
+        // ... and its log mishandles subnormal arguments.
+        for (index_t i = 0; i < n; ++i)
+          if (in[0][i] < std::numeric_limits<C>::min()) r[i] = std::log(in[0][i]);
+        return;
       case MapOp::log1p: R = A.log1p(); return;
-      case MapOp::sqrt: R = A.sqrt(); return;
+      case MapOp::sqrt:
+        R = A.sqrt();
+        // The fast vector sqrt is wrong for infinity and subnormals.
+        for (index_t i = 0; i < n; ++i)
+          if (!(in[0][i] >= std::numeric_limits<C>::min() && in[0][i] <= std::numeric_limits<C>::max()))
+            r[i] = std::sqrt(in[0][i]);
+        return;
       case MapOp::tanh: R = A.tanh(); return;
       case MapOp::divide: R = A / b(); return;
       case MapOp::sigmoid: {

@@ -17,7 +17,7 @@ Shape broadcast_shapes(const char* op, const std::vector<const Node*>& operands)
 /// NumPy's result_type over operands, with weak C++ scalars yielding (NEP 50).
 DType result_type(const std::vector<const Node*>& operands);
 
-/// An axis in [-ndim, ndim) made non-negative; axis_error otherwise.
-int normalize_axis(const char* op, int axis, int ndim);
+/// An axis in [-ndim, ndim) made non-negative; axis_error naming `op` and the shape otherwise.
+int normalize_axis(const char* op, int axis, const Shape& shape);
 
 }  // namespace spartanxx::detail

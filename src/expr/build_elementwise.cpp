@@ -62,9 +62,11 @@ DType result_type(const std::vector<const Node*>& operands) {
   return out;
 }
 
-int normalize_axis(const char* op, int axis, int ndim) {
+int normalize_axis(const char* op, int axis, const Shape& shape) {
+  const int ndim = static_cast<int>(shape.size());
   if (axis < -ndim || axis >= ndim)
-    throw axis_error(fmt::format("{}: axis {} is out of bounds for array of dimension {}", op, axis, ndim));
+    throw axis_error(fmt::format("{}: axis {} is out of bounds for array of dimension {} (shape {})", op, axis, ndim,
+                                 tiling::to_string(shape)));
   return axis < 0 ? axis + ndim : axis;
 }
 

@@ -13,15 +13,15 @@ namespace {
 
 using tiling::to_string;
 
-Array reduce(const Array& a, ReduceKind kind, std::optional<int> axis) {
-  const char* name = reduce_name(kind);
+/// `name` is what error messages call the operation (count_nonzero and norm reduce with sum).
+Array reduce(const Array& a, ReduceKind kind, std::optional<int> axis, const char* name = nullptr) {
+  if (!name) name = reduce_name(kind);
   const NodePtr& in = node_of(a, name);
-  const int nd = static_cast<int>(in->shape.size());
   Shape shape;
   int ax = -1;
   index_t extent = tiling::volume(in->shape);
   if (axis) {
-    ax = normalize_axis(name, *axis, nd);
+    ax = normalize_axis(name, *axis, in->shape);
     extent = in->shape[ax];
     shape = in->shape;
     shape.erase(shape.begin() + ax);
@@ -44,8 +44,8 @@ Array reduce(const Array& a, ReduceKind kind, std::optional<int> axis) {
 Array mean_impl(const Array& a, std::optional<int> axis) {
   const NodePtr& in = node_of(a, "mean");
   index_t count = tiling::volume(in->shape);
-  if (axis) count = in->shape[normalize_axis("mean", *axis, static_cast<int>(in->shape.size()))];
-  Array s = reduce(a, ReduceKind::sum, axis);
+  if (axis) count = in->shape[normalize_axis("mean", *axis, in->shape)];
+  Array s = reduce(a, ReduceKind::sum, axis, "mean");
   return divide(s, weak_scalar(static_cast<double>(count), DType::f64));
 }
 
@@ -90,7 +90,7 @@ Array transpose_impl(const Array& a, std::vector<int> perm) {
                                  to_string(in->shape)));
   std::vector<bool> seen(nd, false);
   for (int& p : perm) {
-    p = normalize_axis("transpose", p, nd);
+    p = normalize_axis("transpose", p, in->shape);
     if (seen[p]) throw axis_error(fmt::format("transpose: repeated axis {} in ({})", p, fmt::join(perm, ", ")));
     seen[p] = true;
   }
@@ -189,9 +189,15 @@ Array argmax(const Array& a, int axis) { return detail::reduce(a, ReduceKind::ar
 Array mean(const Array& a) { return detail::mean_impl(a, std::nullopt); }
 Array mean(const Array& a, int axis) { return detail::mean_impl(a, axis); }
 Array count_nonzero(const Array& a) { return sum(not_equal(a, 0)); }
-Array count_nonzero(const Array& a, int axis) { return sum(not_equal(a, 0), axis); }
+Array count_nonzero(const Array& a, int axis) {
+  detail::normalize_axis("count_nonzero", axis, detail::node_of(a, "count_nonzero")->shape);
+  return sum(not_equal(a, 0), axis);
+}
 Array norm(const Array& a) { return sqrt(sum(square(detail::as_float(a)))); }
-Array norm(const Array& a, int axis) { return sqrt(sum(square(detail::as_float(a)), axis)); }
+Array norm(const Array& a, int axis) {
+  detail::normalize_axis("norm", axis, detail::node_of(a, "norm")->shape);
+  return sqrt(sum(square(detail::as_float(a)), axis));
+}
 Array dot(const Array& a, const Array& b) { return detail::dot_impl("dot", a, b); }
 Array matmul(const Array& a, const Array& b) { return detail::dot_impl("matmul", a, b); }
 

@@ -29,12 +29,15 @@ struct DotGeometry {
   std::int64_t bytes = 0;
 };
 
-DotGeometry geometry(Strategy s, const Layout& la, const Layout& lb, std::size_t ea, std::size_t eb, std::size_t eo,
-                     int P) {
+/// a_vector / b_vector: the operand was 1-d, so its unit axis must stay one tile (the
+/// result drops it); where a strategy would cut it, the result is replicated instead.
+DotGeometry geometry(Strategy s, const Layout& la, const Layout& lb, bool a_vector, bool b_vector, std::size_t ea,
+                     std::size_t eb, std::size_t eo, int P) {
   const index_t n = la.shape()[0], k = la.shape()[1], m = lb.shape()[1];
   DotGeometry g{la, lb, {}, Needs(P), Needs(P), 0};
   if (s == kRows) {
     g.out = la.tiles_along(1) == 1 && !la.is_replicated() ? Layout({n, m}, {la.splits(0), {0, m}}, la.owners())
+            : a_vector                                    ? Layout::replicated({n, m})
                                                           : Layout::rows({n, m}, P);
     for (int r = 0; r < P; ++r) {
       bool any = false;
@@ -47,6 +50,7 @@ DotGeometry geometry(Strategy s, const Layout& la, const Layout& lb, std::size_t
     }
   } else if (s == kCols) {
     g.out = lb.tiles_along(0) == 1 && !lb.is_replicated() ? Layout({n, m}, {{0, n}, lb.splits(1)}, lb.owners())
+            : b_vector                                    ? Layout::replicated({n, m})
                                                           : Layout::cols({n, m}, P);
     for (int r = 0; r < P; ++r) {
       bool any = false;
@@ -124,7 +128,8 @@ Plan plan_dot(const Node& n, const InputLayouts& in, int nranks) {
   Plan best;
   for (int s : {kRows, kCols, kInner}) {
     if (s == kInner && nranks == 1) continue;
-    const DotGeometry g = geometry(static_cast<Strategy>(s), la, lb, ea, eb, eo, nranks);
+    const DotGeometry g =
+        geometry(static_cast<Strategy>(s), la, lb, in[0]->ndim() == 1, in[1]->ndim() == 1, ea, eb, eo, nranks);
     if (s == kRows || g.bytes < best.predicted_bytes) {
       best.variant = s;
       best.predicted_bytes = g.bytes;
@@ -143,8 +148,9 @@ DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communic
   const DistArray B = in[1]->view_as(as_matrix(in[1]->layout(), false));
   const index_t rows = A.shape()[0], k = A.shape()[1], cols = B.shape()[1];
   const DType ct = compute_type(n.dtype);
-  const DotGeometry g = geometry(static_cast<Strategy>(p.variant), A.layout(), B.layout(), itemsize(A.dtype()),
-                                 itemsize(B.dtype()), itemsize(ct), comm.size());
+  const DotGeometry g = geometry(static_cast<Strategy>(p.variant), A.layout(), B.layout(), in[0]->layout().ndim() == 1,
+                                 in[1]->layout().ndim() == 1, itemsize(A.dtype()), itemsize(B.dtype()), itemsize(ct),
+                                 comm.size());
   std::vector<Buffer> ga = gather_boxes(A, g.needs_a, comm);
   std::vector<Buffer> gb = gather_boxes(B, g.needs_b, comm);
   const int me = comm.rank();

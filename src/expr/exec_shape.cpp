@@ -3,6 +3,9 @@
 // C-order runs between row-block layouts.
 #include <cstring>
 
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xmanipulation.hpp>
+
 #include "expr/plan.hpp"
 #include "mpi_backend/communicator.hpp"
 
@@ -104,16 +107,23 @@ DistArray exec_transpose(const Node& n, const InputArrays& in, const Plan& p, Co
   const Layout& L = src.layout();
   DistArray out(p.layout, n.dtype, comm.rank());
   const int nd = L.ndim();
-  const std::size_t elem = itemsize(n.dtype);
+  const std::vector<std::size_t> perm(n.perm.begin(), n.perm.end());
   for (Tile& tile : out.tiles()) {
     const auto c = p.layout.tile_coords(tile.id);
     std::vector<int> sc(nd);
     for (int i = 0; i < nd; ++i) sc[n.perm[i]] = c[i];
     const Tile* s = src.find(L.tile_id(sc));
-    const auto strides = tiling::row_major_strides(s->box.shape());
-    std::vector<index_t> start(nd, 0), step(nd);
-    for (int i = 0; i < nd; ++i) step[i] = strides[n.perm[i]];
-    strided_copy_bytes(elem, s->data.data(), start, step, tile.data.data(), tile.box.shape());
+    const std::size_t count = static_cast<std::size_t>(tile.box.volume());
+    if (count == 0) continue;
+    const Shape in_shape = s->box.shape(), out_shape = tile.box.shape();
+    const std::vector<std::size_t> ish(in_shape.begin(), in_shape.end()), osh(out_shape.begin(), out_shape.end());
+    // The tile's buffer seen as an N-d xtensor, permuted into the output tile.
+    visit_dtype(n.dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      auto x = xt::adapt(s->data.as<T>(), count, xt::no_ownership(), ish);
+      auto y = xt::adapt(tile.data.as<T>(), count, xt::no_ownership(), osh);
+      y = xt::transpose(x, perm);
+    });
   }
   return out;
 }

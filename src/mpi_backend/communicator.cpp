@@ -110,6 +110,11 @@ void Communicator::allgather_bytes(const void* send, std::size_t bytes, void* re
   }
 }
 
+void Communicator::allgather_uncounted(const void* send, std::size_t bytes, void* recv) {
+  check(MPI_Allgather(send, static_cast<int>(bytes), MPI_BYTE, recv, static_cast<int>(bytes), MPI_BYTE, comm_),
+        "MPI_Allgather");
+}
+
 void Communicator::allgatherv_bytes(const void* send, const std::vector<std::int64_t>& byte_counts, void* recv) {
   std::vector<int> counts(byte_counts.size()), displs(byte_counts.size());
   std::int64_t off = 0;
@@ -131,6 +136,7 @@ void Communicator::allgatherv_bytes(const void* send, const std::vector<std::int
 }
 
 void Communicator::alltoall_bytes(const void* send, std::size_t bytes_each, void* recv) {
+  if (bytes_each > static_cast<std::size_t>(INT_MAX)) throw mpi_error(fmt::format("alltoall: {} bytes is too large", bytes_each));
   check(MPI_Alltoall(send, static_cast<int>(bytes_each), MPI_BYTE, recv, static_cast<int>(bytes_each), MPI_BYTE, comm_),
         "MPI_Alltoall");
   if (size_ > 1) {
@@ -145,6 +151,9 @@ void Communicator::alltoall_bytes(const void* send, std::size_t bytes_each, void
 std::vector<std::byte> Communicator::alltoallv(const std::byte* send, const std::vector<std::int64_t>& send_counts,
                                                const std::vector<std::int64_t>& send_offsets,
                                                std::vector<std::int64_t>& recv_counts) {
+  if (send_counts.size() != static_cast<std::size_t>(size_) || send_offsets.size() != static_cast<std::size_t>(size_))
+    throw std::invalid_argument(fmt::format("alltoallv: {} counts and {} offsets for {} ranks", send_counts.size(),
+                                            send_offsets.size(), size_));
   // The counts exchange is bookkeeping, not payload: it is not counted.
   recv_counts.assign(size_, 0);
   check(MPI_Alltoall(send_counts.data(), 1, MPI_INT64_T, recv_counts.data(), 1, MPI_INT64_T, comm_), "MPI_Alltoall");

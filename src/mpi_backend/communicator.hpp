@@ -89,7 +89,10 @@ class Communicator {
   /// Variable contributions; returns the concatenation in rank order.
   template <class T>
   std::vector<T> allgatherv(const std::vector<T>& send) {
-    const auto counts = allgather<std::int64_t>(static_cast<std::int64_t>(send.size()));
+    // The counts exchange is bookkeeping, not payload: it is not counted.
+    const std::int64_t mine = static_cast<std::int64_t>(send.size());
+    std::vector<std::int64_t> counts(static_cast<std::size_t>(size_));
+    allgather_uncounted(&mine, sizeof mine, counts.data());
     std::int64_t total = 0;
     for (auto c : counts) total += c;
     std::vector<T> recv(static_cast<std::size_t>(total));
@@ -136,6 +139,7 @@ class Communicator {
   void bcast_bytes(void* data, std::size_t bytes, int root);
   void allreduce_raw(void* inout, std::size_t count, MPI_Datatype type, std::size_t elem, ReduceOp op);
   void allgather_bytes(const void* send, std::size_t bytes, void* recv);
+  void allgather_uncounted(const void* send, std::size_t bytes, void* recv);
   void allgatherv_bytes(const void* send, const std::vector<std::int64_t>& byte_counts, void* recv);
   void alltoall_bytes(const void* send, std::size_t bytes_each, void* recv);
 

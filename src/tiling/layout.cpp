@@ -29,6 +29,8 @@ Layout::Layout(Shape shape, std::vector<std::vector<index_t>> splits, std::vecto
   }
   if (owners_.size() != ntiles)
     throw std::invalid_argument(fmt::format("Layout: {} owners for {} tiles", owners_.size(), ntiles));
+  for (int o : owners_)
+    if (o < kReplicated) throw std::invalid_argument(fmt::format("Layout: owner {} is neither a rank nor kReplicated", o));
 }
 
 Layout Layout::replicated(const Shape& shape) {
@@ -203,6 +205,8 @@ Needs needs_of(const Layout& layout, int nranks) {
     if (layout.owner(t) == kReplicated) {
       for (auto& n : needs) n.push_back(b);
     } else {
+      if (layout.owner(t) >= nranks)
+        throw std::invalid_argument(fmt::format("needs_of: tile {} is owned by rank {} of only {}", t, layout.owner(t), nranks));
       needs[layout.owner(t)].push_back(b);
     }
   }
