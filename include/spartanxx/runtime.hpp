@@ -68,6 +68,16 @@ class Runtime {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Switches of the optimizer, the same on every rank (set them before evaluating).
+struct Options {
+  /// Fuse connected elementwise operations into one pass over the data. Off, every
+  /// operation runs as its own kernel and materializes its result (for comparison).
+  bool fusion = true;
+};
+
+/// The process-wide options: spartanxx::options().fusion = false;
+Options& options();
+
 /// Accounting of the most recent evaluation on this rank.
 EvalStats last_evaluation_stats();
 

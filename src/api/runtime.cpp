@@ -54,6 +54,11 @@ Runtime& Runtime::current() {
 
 EvalStats last_evaluation_stats() { return detail::last_stats(); }
 
+Options& options() {
+  static Options opts;
+  return opts;
+}
+
 namespace detail {
 backend::Communicator& context_comm() { return Runtime::current().impl().comm; }
 }  // namespace detail

@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <new>
 #include <stdexcept>
 
@@ -9,14 +11,85 @@ namespace spartanxx::detail {
 
 namespace {
 std::atomic<std::int64_t> g_allocated{0};
-}
+
+/// Keeps freed large blocks for reuse. Fresh memory costs a page fault per page on
+/// first touch (on virtual machines, slower than the arithmetic done on it), and
+/// glibc returns large blocks to the system on free; reusing them keeps loops and
+/// repeated evaluations at memory speed.
+class Pool {
+ public:
+  static constexpr std::size_t kMinPooled = std::size_t{1} << 16;
+
+  /// Sizes are rounded up to classes an eighth of a power of two apart (<= 12.5% waste).
+  static std::size_t size_class(std::size_t bytes) {
+    if (bytes < kMinPooled) return (bytes + 63) / 64 * 64;
+    std::size_t p = kMinPooled;
+    while (p * 2 <= bytes) p *= 2;
+    const std::size_t step = p / 8;
+    return (bytes + step - 1) / step * step;
+  }
+
+  std::byte* take(std::size_t cls) {
+    if (cls >= kMinPooled) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(cls);
+      if (it != free_.end()) {
+        std::byte* p = it->second;
+        free_.erase(it);
+        held_ -= cls;
+        return p;
+      }
+    }
+    void* p = std::aligned_alloc(64, cls);
+    if (!p) {
+      trim();
+      p = std::aligned_alloc(64, cls);
+      if (!p) throw std::bad_alloc();
+    }
+    return static_cast<std::byte*>(p);
+  }
+
+  void give(std::byte* p, std::size_t cls) {
+    if (cls >= kMinPooled) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (held_ + cls <= capacity_) {
+        free_.emplace(cls, p);
+        held_ += cls;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+  void trim() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [cls, p] : free_) std::free(p);
+    free_.clear();
+    held_ = 0;
+  }
+
+  static Pool& instance() {
+    static Pool* pool = new Pool();  // never destroyed: buffers may be freed during static destruction
+    return *pool;
+  }
+
+ private:
+  Pool() {
+    if (const char* env = std::getenv("SPARTANXX_POOL_BYTES")) capacity_ = std::strtoull(env, nullptr, 10);
+  }
+  std::mutex mutex_;
+  std::multimap<std::size_t, std::byte*> free_;
+  std::size_t held_ = 0;
+  std::size_t capacity_ = std::size_t{4} << 30;
+};
+
+}  // namespace
 
 Buffer::Buffer(std::size_t bytes) : bytes_(bytes) {
   if (bytes == 0) return;
-  const std::size_t rounded = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) throw std::bad_alloc();
-  data_ = std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [](std::byte* q) { std::free(q); });
+  const std::size_t cls = Pool::size_class(bytes);
+  std::byte* p = Pool::instance().take(cls);
+  data_ = std::shared_ptr<std::byte>(p, [cls](std::byte* q) { Pool::instance().give(q, cls); });
   g_allocated += static_cast<std::int64_t>(bytes);
 }
 

@@ -17,9 +17,9 @@ using tiling::index_t;
 constexpr index_t kChunk = 1024;
 
 template <class T>
-using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned16>;
+using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
 template <class T>
-using ConstMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned16>;
+using ConstMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
 template <class D, class S>
 inline D convert_one(S v) {
@@ -150,13 +150,44 @@ void apply(MapOp op, index_t n, C* const* in, C* r) {
   throw std::logic_error("map_tile: operation not defined for this compute type");
 }
 
+/// Where a program operand comes from in the current chunk.
+struct Operand {
+  const std::byte* data;  // first element of the chunk
+  DType dtype;
+  index_t stride;  // 0 (broadcast) or 1
+};
+
+/// Runs instruction `ins` of type C over one chunk of n elements: operands are used in
+/// place when already of type C and contiguous, converted into scratch otherwise; the
+/// result lands in `dst` (of dtype ins.out), converted if needed.
 template <class C>
-void map_typed(MapOp op, std::byte* out, DType out_dtype, const tiling::Shape& out_shape,
-               const std::vector<MapInput>& inputs) {
+void run_instruction(const FusedInstr& ins, const Operand* ops, index_t n, std::byte* dst, C* scratch) {
+  C* ptrs[3];
+  for (std::size_t j = 0; j < ins.args.size(); ++j) {
+    if (ops[j].dtype == ins.compute && ops[j].stride == 1) {
+      ptrs[j] = const_cast<C*>(reinterpret_cast<const C*>(ops[j].data));
+    } else {
+      ptrs[j] = scratch + j * kChunk;
+      load<C>(ops[j].data, ops[j].dtype, ops[j].stride, n, ptrs[j]);
+    }
+  }
+  if (ins.out == ins.compute) {
+    apply<C>(ins.op, n, ptrs, reinterpret_cast<C*>(dst));
+  } else {
+    C* r = scratch + 3 * kChunk;
+    apply<C>(ins.op, n, ptrs, r);
+    store<C>(r, n, dst, ins.out);
+  }
+}
+
+}  // namespace
+
+void fused_tile(const std::vector<FusedInstr>& prog, std::byte* out, const tiling::Shape& out_shape,
+                const std::vector<MapInput>& inputs) {
   const int nd = static_cast<int>(out_shape.size());
   const std::size_t k = inputs.size();
   const index_t total = tiling::volume(out_shape);
-  if (total == 0) return;
+  if (total == 0 || prog.empty()) return;
 
   // Collapse to (rows, inner): inner is the last axis, or everything when no input
   // broadcasts (then the whole tile is one contiguous run).
@@ -168,37 +199,52 @@ void map_typed(MapOp op, std::byte* out, DType out_dtype, const tiling::Shape& o
 
   std::vector<std::vector<index_t>> strides(k);
   for (std::size_t i = 0; i < k; ++i) {
-    auto s = tiling::row_major_strides(inputs[i].shape);
+    auto st = tiling::row_major_strides(inputs[i].shape);
     for (int a = 0; a < nd; ++a)
-      if (inputs[i].shape[a] == 1) s[a] = 0;
-    strides[i] = s;
+      if (inputs[i].shape[a] == 1) st[a] = 0;
+    strides[i] = st;
   }
+  // One chunk-sized register per instruction but the last (which writes the output),
+  // and scratch for operand conversion: all of it stays in cache.
+  std::vector<Buffer> regs;
+  for (std::size_t i = 0; i + 1 < prog.size(); ++i) regs.emplace_back(kChunk * 8);
+  Buffer scratch(kChunk * 8 * 4);
+  const DType out_dtype = prog.back().out;
   const std::size_t out_size = itemsize(out_dtype);
-  alignas(64) C scratch[4][kChunk];
-  C* ptrs[3] = {scratch[0], scratch[1], scratch[2]};
+
   std::vector<index_t> row_idx(std::max(nd - 1, 0), 0);
+  std::vector<index_t> base(k), step(k);
+  Operand ops[3];
   for (index_t row = 0; row < rows; ++row) {
-    std::vector<index_t> base(k, 0);
-    std::vector<index_t> step(k, 1);
     for (std::size_t i = 0; i < k; ++i) {
+      base[i] = 0;
+      step[i] = 1;
       if (tiling::volume(inputs[i].shape) == 1) {
         step[i] = 0;
-        continue;
-      }
-      if (!flat) {
+      } else if (!flat) {
         for (int a = 0; a + 1 < nd; ++a) base[i] += row_idx[a] * strides[i][a];
         step[i] = strides[i][nd - 1] == 0 ? 0 : 1;
       }
     }
     for (index_t c0 = 0; c0 < inner; c0 += kChunk) {
       const index_t n = std::min(kChunk, inner - c0);
-      for (std::size_t i = 0; i < k; ++i) {
-        const std::size_t isz = itemsize(inputs[i].dtype);
-        const index_t off = base[i] + c0 * step[i];
-        load<C>(inputs[i].data + off * isz, inputs[i].dtype, step[i], n, ptrs[i]);
+      for (std::size_t i = 0; i < prog.size(); ++i) {
+        const FusedInstr& ins = prog[i];
+        for (std::size_t j = 0; j < ins.args.size(); ++j) {
+          const int a = ins.args[j];
+          if (a < 0) {
+            const std::size_t e = static_cast<std::size_t>(-a - 1);
+            ops[j] = Operand{inputs[e].data + (base[e] + c0 * step[e]) * itemsize(inputs[e].dtype), inputs[e].dtype, step[e]};
+          } else {
+            ops[j] = Operand{regs[a].data(), prog[a].out, 1};
+          }
+        }
+        std::byte* dst = i + 1 == prog.size() ? out + (row * inner + c0) * out_size : regs[i].data();
+        visit_dtype(ins.compute, [&](auto tag) {
+          using C = typename decltype(tag)::type;
+          run_instruction<C>(ins, ops, n, dst, scratch.as<C>());
+        });
       }
-      apply<C>(op, n, ptrs, scratch[3]);
-      store<C>(scratch[3], n, out + (row * inner + c0) * out_size, out_dtype);
     }
     for (int a = nd - 2; a >= 0; --a) {
       if (++row_idx[a] < out_shape[a]) break;
@@ -207,14 +253,11 @@ void map_typed(MapOp op, std::byte* out, DType out_dtype, const tiling::Shape& o
   }
 }
 
-}  // namespace
-
 void map_tile(MapOp op, DType compute, std::byte* out, DType out_dtype, const tiling::Shape& out_shape,
               const std::vector<MapInput>& inputs) {
-  visit_dtype(compute, [&](auto tag) {
-    using C = typename decltype(tag)::type;
-    map_typed<C>(op, out, out_dtype, out_shape, inputs);
-  });
+  FusedInstr ins{op, compute, out_dtype, {}};
+  for (std::size_t i = 0; i < inputs.size(); ++i) ins.args.push_back(-static_cast<int>(i) - 1);
+  fused_tile({ins}, out, out_shape, inputs);
 }
 
 void convert(const std::byte* in, DType in_dtype, std::byte* out, DType out_dtype, std::size_t n) {

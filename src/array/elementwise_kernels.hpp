@@ -26,6 +26,21 @@ struct MapInput {
   tiling::Shape shape;  // same number of axes as the output; extent 1 broadcasts
 };
 
+/// One instruction of a fused elementwise program: op computed in `compute`, result of
+/// dtype `out`. Each arg is an earlier instruction (>= 0) or external input -(arg + 1).
+struct FusedInstr {
+  MapOp op;
+  DType compute;
+  DType out;
+  std::vector<int> args;
+};
+
+/// Runs a fused program over one output tile chunk by chunk: no intermediate exists
+/// beyond a chunk (a few KiB). The last instruction's result is written to `out` (C
+/// order over out_shape); externals broadcast as in map_tile.
+void fused_tile(const std::vector<FusedInstr>& prog, std::byte* out, const tiling::Shape& out_shape,
+                const std::vector<MapInput>& inputs);
+
 /// out (C order over out_shape, dtype out_dtype) = op(inputs...) computed in `compute`.
 /// Comparisons and logical operations yield 0/1 in the compute type.
 void map_tile(MapOp op, DType compute, std::byte* out, DType out_dtype, const tiling::Shape& out_shape,

@@ -1,5 +1,9 @@
 // Planning and running leaves (generated sources) and elementwise maps.
+#include <fmt/format.h>
+
 #include <cmath>
+#include <functional>
+#include <unordered_map>
 
 #include "array/elementwise_kernels.hpp"
 #include "expr/build.hpp"
@@ -177,31 +181,68 @@ DistArray exec_source(const Node& n, const Plan& p, Communicator& comm) {
   return out;
 }
 
-Plan plan_elementwise(const Node& n, const InputLayouts& in, int nranks) {
+std::string Region::label() const {
+  if (members.size() == 1) return root->label();
+  std::vector<std::string> ops;
+  for (const Node* m : members) ops.push_back(m->label());
+  return fmt::format("fused[{}]", fmt::join(ops, " "));
+}
+
+Region make_region(Node* root, const std::function<bool(const Node*)>& interior) {
+  Region r;
+  r.root = root;
+  std::unordered_map<const Node*, int> instr, ext;
+  // Post-order over interior inputs: operands get their instruction before their users.
+  std::function<void(Node*)> visit = [&](Node* n) {
+    for (const auto& in : n->inputs)
+      if (interior(in.get()) && !instr.count(in.get())) visit(in.get());
+    FusedInstr ins{map_op(n->op), compute_dtype(*n), n->dtype, {}};
+    for (const auto& in : n->inputs) {
+      if (interior(in.get())) {
+        ins.args.push_back(instr.at(in.get()));
+      } else {
+        auto it = ext.find(in.get());
+        if (it == ext.end()) {
+          it = ext.emplace(in.get(), static_cast<int>(r.externals.size())).first;
+          r.externals.push_back(in.get());
+        }
+        ins.args.push_back(-it->second - 1);
+      }
+    }
+    instr[n] = static_cast<int>(r.program.size());
+    r.program.push_back(std::move(ins));
+    r.members.push_back(n);
+  };
+  visit(root);
+  return r;
+}
+
+Plan plan_region(const Region& r, const InputLayouts& in, int nranks) {
+  const Node& root = *r.root;
   Plan p;
   const Layout* chosen = nullptr;
   bool all_replicated = true;
   for (std::size_t i = 0; i < in.size(); ++i) {
     all_replicated = all_replicated && in[i]->is_replicated();
-    if (!chosen && n.inputs[i]->shape == n.shape && !in[i]->is_replicated()) chosen = in[i];
+    if (!chosen && r.externals[i]->shape == root.shape && !in[i]->is_replicated()) chosen = in[i];
   }
   // Follow an input of the full shape (aligned operands move nothing); when every
   // operand is replicated, so is the result; otherwise rows.
-  p.layout = chosen ? *chosen : all_replicated ? Layout::replicated(n.shape) : Layout::rows(n.shape, nranks);
+  p.layout = chosen ? *chosen : all_replicated ? Layout::replicated(root.shape) : Layout::rows(root.shape, nranks);
   for (std::size_t i = 0; i < in.size(); ++i)
-    p.predicted_bytes += tiling::bytes_to_gather(*in[i], broadcast_needs(p.layout, n.inputs[i]->shape, nranks),
-                                                 itemsize(n.inputs[i]->dtype));
+    p.predicted_bytes += tiling::bytes_to_gather(*in[i], broadcast_needs(p.layout, r.externals[i]->shape, nranks),
+                                                 itemsize(r.externals[i]->dtype));
+  if (r.members.size() > 1) p.strategy = fmt::format("{} ops in one pass", r.members.size());
   return p;
 }
 
-DistArray exec_elementwise(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm) {
+DistArray exec_region(const Region& r, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const Node& root = *r.root;
   std::vector<std::vector<Buffer>> gathered;
   for (std::size_t i = 0; i < in.size(); ++i)
     gathered.push_back(gather_boxes(*in[i], broadcast_needs(p.layout, in[i]->shape(), comm.size()), comm));
-  DistArray out(p.layout, n.dtype, comm.rank());
-  const MapOp op = map_op(n.op);
-  const DType compute = compute_dtype(n);
-  const int nd = static_cast<int>(n.shape.size());
+  DistArray out(p.layout, root.dtype, comm.rank());
+  const int nd = static_cast<int>(root.shape.size());
   for (std::size_t t = 0; t < out.tiles().size(); ++t) {
     Tile& tile = out.tiles()[t];
     const Shape oshape = tile.box.shape();
@@ -214,11 +255,11 @@ DistArray exec_elementwise(const Node& n, const InputArrays& in, const Plan& p, 
       mi.shape.assign(nd - is.size(), 1);
       for (std::size_t a = 0; a < is.size(); ++a) {
         const int oa = static_cast<int>(a) + nd - static_cast<int>(is.size());
-        mi.shape.push_back(is[a] == 1 && n.shape[oa] != 1 ? 1 : oshape[oa]);
+        mi.shape.push_back(is[a] == 1 && root.shape[oa] != 1 ? 1 : oshape[oa]);
       }
       inputs.push_back(std::move(mi));
     }
-    map_tile(op, compute, tile.data.data(), n.dtype, oshape, inputs);
+    fused_tile(r.program, tile.data.data(), oshape, inputs);
   }
   return out;
 }

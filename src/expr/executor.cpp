@@ -1,5 +1,6 @@
-// The executor: orders the reachable graph, plans every node, runs the plans with
-// collective error agreement, caches results and records what each node cost.
+// The executor: orders the reachable graph, groups elementwise nodes into fused
+// regions, plans every unit of work, runs the plans with collective error agreement,
+// caches results and records what each unit cost.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -39,68 +40,116 @@ std::vector<Node*> pending_order(Node* root) {
   return order;
 }
 
-const Layout& layout_of(const Node* n, const std::unordered_map<const Node*, Plan>& plans) {
-  if (n->result) return n->result->layout();
-  return plans.at(n).layout;
-}
+/// One unit of execution: a fused elementwise region, or any other single node.
+struct Unit {
+  Node* node = nullptr;              // the node whose result the unit produces
+  std::vector<Node*> inputs;         // what it reads
+  std::unique_ptr<Region> region;    // for elementwise units
+  Plan plan;
+  std::string label() const { return region ? region->label() : node->label(); }
+};
 
-Plan plan_one(const Node& n, const InputLayouts& in, int P) {
-  if (is_elementwise(n.op)) return plan_elementwise(n, in, P);
-  switch (n.op) {
-    case Op::reduce: return plan_reduce(n, in, P);
-    case Op::dot: return plan_dot(n, in, P);
-    case Op::transpose: return plan_transpose(n, in, P);
-    case Op::slice: return plan_slice(n, in, P);
-    case Op::reshape: return plan_reshape(n, in, P);
-    default: return plan_source(n, P);
-  }
-}
+struct Schedule {
+  std::vector<Unit> units;
+  std::unordered_set<const Node*> held;  // pending nodes a user handle (or another graph) also holds
+};
 
-DistArray run_one(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm) {
-  if (is_elementwise(n.op)) return exec_elementwise(n, in, p, comm);
-  switch (n.op) {
-    case Op::reduce: return exec_reduce(n, in, p, comm);
-    case Op::dot: return exec_dot(n, in, p, comm);
-    case Op::transpose: return exec_transpose(n, in, p, comm);
-    case Op::slice: return exec_slice(n, in, p, comm);
-    case Op::reshape: return exec_reshape(n, in, p, comm);
-    default: return exec_source(n, p, comm);
-  }
-}
+Schedule schedule(Node* root, int P) {
+  Schedule s;
+  const std::vector<Node*> order = pending_order(root);
+  std::unordered_map<const Node*, const Node*> consumer;
+  std::unordered_map<const Node*, long> graph_refs, owners;
+  std::unordered_set<const Node*> shared;  // read by more than one pending node
+  for (Node* n : order)
+    for (const auto& in : n->inputs) {
+      ++graph_refs[in.get()];
+      owners[in.get()] = in.use_count();
+      auto [it, fresh] = consumer.emplace(in.get(), n);
+      if (!fresh && it->second != n) shared.insert(in.get());
+    }
+  // shared_ptr owners beyond the pending consumers' input slots are user handles.
+  for (Node* n : order)
+    if (n == root || owners[n] > graph_refs[n]) s.held.insert(n);
+  const bool fuse = options().fusion;
+  // An elementwise node is computed inside its consumer's region when nothing else
+  // needs its values: one consumer, no user handle, an elementwise consumer of its shape.
+  auto interior = [&](const Node* n) {
+    if (!fuse || n->result || !is_elementwise(n->op) || s.held.count(n) || shared.count(n)) return false;
+    const auto c_it = consumer.find(n);
+    if (c_it == consumer.end()) return false;
+    const Node* c = c_it->second;
+    return is_elementwise(c->op) && c->shape == n->shape;
+  };
 
-std::unordered_map<const Node*, Plan> plan_all(const std::vector<Node*>& order, int P) {
-  std::unordered_map<const Node*, Plan> plans;
+  s.units.reserve(order.size());  // layouts below point into units
+  std::unordered_map<const Node*, const Layout*> layouts;
+  auto layout_of = [&](const Node* n) -> const Layout& {
+    return n->result ? n->result->layout() : *layouts.at(n);
+  };
   for (Node* n : order) {
+    if (interior(n)) continue;
+    Unit u;
+    u.node = n;
     InputLayouts in;
-    for (const auto& i : n->inputs) in.push_back(&layout_of(i.get(), plans));
-    plans.emplace(n, plan_one(*n, in, P));
+    if (is_elementwise(n->op)) {
+      u.region = std::make_unique<Region>(make_region(n, interior));
+      u.inputs = u.region->externals;
+    } else {
+      for (const auto& i : n->inputs) u.inputs.push_back(i.get());
+    }
+    for (Node* i : u.inputs) in.push_back(&layout_of(i));
+    if (u.region) {
+      u.plan = plan_region(*u.region, in, P);
+    } else {
+      switch (n->op) {
+        case Op::reduce: u.plan = plan_reduce(*n, in, P); break;
+        case Op::dot: u.plan = plan_dot(*n, in, P); break;
+        case Op::transpose: u.plan = plan_transpose(*n, in, P); break;
+        case Op::slice: u.plan = plan_slice(*n, in, P); break;
+        case Op::reshape: u.plan = plan_reshape(*n, in, P); break;
+        default: u.plan = plan_source(*n, P); break;
+      }
+    }
+    s.units.push_back(std::move(u));
+    layouts[n] = &s.units.back().plan.layout;
   }
-  return plans;
+  return s;
 }
 
-std::string format_plan(const std::vector<Node*>& order, const std::unordered_map<const Node*, Plan>& plans,
-                        const std::vector<NodeStats>* measured, int P) {
+DistArray run_unit(const Unit& u, const InputArrays& in, Communicator& comm) {
+  if (u.region) return exec_region(*u.region, in, u.plan, comm);
+  const Node& n = *u.node;
+  switch (n.op) {
+    case Op::reduce: return exec_reduce(n, in, u.plan, comm);
+    case Op::dot: return exec_dot(n, in, u.plan, comm);
+    case Op::transpose: return exec_transpose(n, in, u.plan, comm);
+    case Op::slice: return exec_slice(n, in, u.plan, comm);
+    case Op::reshape: return exec_reshape(n, in, u.plan, comm);
+    default: return exec_source(n, u.plan, comm);
+  }
+}
+
+std::string format_plan(const Schedule& s, const std::vector<NodeStats>* measured, int P) {
   std::unordered_map<const Node*, int> ids;
   std::string text;
   std::int64_t total = 0;
-  for (std::size_t i = 0; i < order.size(); ++i) {
-    const Node* n = order[i];
-    ids[n] = static_cast<int>(i);
+  for (std::size_t i = 0; i < s.units.size(); ++i) {
+    const Unit& u = s.units[i];
+    ids[u.node] = static_cast<int>(i);
     std::vector<std::string> args;
-    for (const auto& in : n->inputs)
-      args.push_back(ids.count(in.get()) ? fmt::format("#{}", ids.at(in.get()))
-                                         : fmt::format("cached {}", tiling::to_string(in->shape)));
-    const Plan& p = plans.at(n);
-    total += p.predicted_bytes;
-    text += fmt::format("  #{} {}{} -> {} {} {}", i, n->label(), args.empty() ? "" : fmt::format("({})", fmt::join(args, ", ")),
-                        tiling::to_string(n->shape), dtype_name(n->dtype), p.layout.describe());
-    if (!p.strategy.empty()) text += fmt::format(" [{}]", p.strategy);
-    text += fmt::format(", predicted {} B", p.predicted_bytes);
-    if (measured) text += fmt::format(", measured on this rank: sent {} B, received {} B", (*measured)[i].comm.bytes_sent,
-                                      (*measured)[i].comm.bytes_received);
+    for (const Node* in : u.inputs)
+      args.push_back(ids.count(in) ? fmt::format("#{}", ids.at(in)) : fmt::format("cached {}", tiling::to_string(in->shape)));
+    total += u.plan.predicted_bytes;
+    text += fmt::format("  #{} {}{} -> {} {} {}", i, u.label(), args.empty() ? "" : fmt::format("({})", fmt::join(args, ", ")),
+                        tiling::to_string(u.node->shape), dtype_name(u.node->dtype), u.plan.layout.describe());
+    if (!u.plan.strategy.empty()) text += fmt::format(" [{}]", u.plan.strategy);
+    text += fmt::format(", predicted {} B", u.plan.predicted_bytes);
+    if (measured)
+      text += fmt::format(", measured on this rank: sent {} B, received {} B", (*measured)[i].comm.bytes_sent,
+                          (*measured)[i].comm.bytes_received);
     text += "\n";
   }
-  return fmt::format("plan on {} ranks, {} nodes, predicted {} B moved in all\n{}", P, order.size(), total, text);
+  return fmt::format("plan on {} ranks, {} steps, predicted {} B moved in all\n{}", P, s.units.size(), total, text);
 }
 
 }  // namespace
@@ -110,43 +159,39 @@ void evaluate(const NodePtr& root) {
   Communicator& comm = context_comm();
   const int P = comm.size();
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<Node*> order = pending_order(root.get());
-  const auto plans = plan_all(order, P);
+  Schedule s = schedule(root.get(), P);
 
-  // Reference counts inside this graph: a node nobody else holds is freed after its
-  // last consumer has run; one a user (or another graph) holds keeps its result.
-  std::unordered_map<const Node*, long> internal_refs, remaining_uses;
-  for (Node* n : order)
-    for (const auto& in : n->inputs) {
-      ++internal_refs[in.get()];
-      if (!in->result) ++remaining_uses[in.get()];
-    }
+  // An intermediate nobody else holds is freed after its last reader has run; one a
+  // user (or another graph) holds keeps its result.
+  std::unordered_map<const Node*, long> remaining;
+  for (const Unit& u : s.units)
+    for (const Node* in : u.inputs)
+      if (!in->result) ++remaining[in];
 
   EvalStats stats;
   std::unordered_map<const Node*, std::shared_ptr<DistArray>> values;
-  for (Node* n : order) {
+  for (const Unit& u : s.units) {
     NodeStats ns;
-    ns.op = n->label();
-    ns.shape = tiling::to_string(n->shape);
-    const Plan& plan = plans.at(n);
-    ns.layout = plan.layout.describe();
-    ns.predicted_bytes = plan.predicted_bytes;
+    ns.op = u.label();
+    ns.shape = tiling::to_string(u.node->shape);
+    ns.layout = u.plan.layout.describe();
+    ns.predicted_bytes = u.plan.predicted_bytes;
     const backend::Counters c0 = comm.counters();
     const std::int64_t a0 = Buffer::allocated_total();
     const auto n0 = std::chrono::steady_clock::now();
 
     InputArrays in;
-    for (const auto& i : n->inputs) in.push_back(i->result ? i->result.get() : values.at(i.get()).get());
+    for (const Node* i : u.inputs) in.push_back(i->result ? i->result.get() : values.at(i).get());
     std::shared_ptr<DistArray> out;
     std::exception_ptr err;
     try {
-      out = std::make_shared<DistArray>(run_one(*n, in, plan, comm));
+      out = std::make_shared<DistArray>(run_unit(u, in, comm));
     } catch (...) {
       err = std::current_exception();
     }
     comm.agree(err);  // every rank throws the same error, or none does
 
-    values[n] = out;
+    values[u.node] = out;
     ns.comm = to_public(comm.counters() - c0);
     ns.temp_bytes = Buffer::allocated_total() - a0;
     ns.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - n0).count();
@@ -158,23 +203,22 @@ void evaluate(const NodePtr& root) {
     stats.comm.messages_received += ns.comm.messages_received;
     stats.nodes.push_back(std::move(ns));
 
-    for (const auto& i : n->inputs)
-      if (!i->result && --remaining_uses[i.get()] == 0 && i.use_count() <= internal_refs[i.get()])
-        values.erase(i.get());  // an intermediate only this graph reaches
+    for (const Node* i : u.inputs)
+      if (!i->result && --remaining[i] == 0 && !s.held.count(i)) values.erase(i);
   }
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const std::string history = format_plan(order, plans, &stats.nodes, P);
+  const std::string history = format_plan(s, &stats.nodes, P);
 
   // Cache what user handles reach; an evaluated node no longer needs its inputs, so
   // loops do not keep every earlier iteration alive.
-  for (Node* n : order) {
-    auto it = values.find(n);
+  for (const Unit& u : s.units) {
+    auto it = values.find(u.node);
     if (it == values.end()) continue;
-    n->result = it->second;
-    n->history = history;
+    u.node->result = it->second;
+    u.node->history = history;
   }
-  for (Node* n : order)
-    if (n->result) n->inputs.clear();
+  for (const Unit& u : s.units)
+    if (u.node->result) u.node->inputs.clear();
   g_last = std::move(stats);
 }
 
@@ -190,8 +234,7 @@ std::string explain_plan(const NodePtr& root) {
                        root->result->layout().describe());
   }
   Communicator& comm = context_comm();
-  const auto order = pending_order(root.get());
-  return format_plan(order, plan_all(order, comm.size()), nullptr, comm.size());
+  return format_plan(schedule(root.get(), comm.size()), nullptr, comm.size());
 }
 
 EvalStats last_stats() { return g_last; }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "array/elementwise_kernels.hpp"
 #include "expr/node.hpp"
 
 namespace spartanxx::backend {
@@ -32,8 +33,21 @@ Needs broadcast_needs(const Layout& out, const Shape& input_shape, int nranks);
 Plan plan_source(const Node& n, int nranks);
 DistArray exec_source(const Node& n, const Plan& p, Communicator& comm);
 
-Plan plan_elementwise(const Node& n, const InputLayouts& in, int nranks);
-DistArray exec_elementwise(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
+/// A fused elementwise region: the root and the elementwise nodes computed inside it
+/// (each used only by the region, never held by a user, of the root's shape), run as
+/// one program over each tile in cache-sized chunks.
+struct Region {
+  Node* root = nullptr;
+  std::vector<Node*> members;     // inputs before consumers, root last
+  std::vector<Node*> externals;   // the region's inputs, each once
+  std::vector<FusedInstr> program;
+  std::string label() const;
+};
+
+/// The region rooted at `root`; `interior(n)` tells whether an input is computed inside.
+Region make_region(Node* root, const std::function<bool(const Node*)>& interior);
+Plan plan_region(const Region& r, const InputLayouts& externals, int nranks);
+DistArray exec_region(const Region& r, const InputArrays& externals, const Plan& p, Communicator& comm);
 
 Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks);
 DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
