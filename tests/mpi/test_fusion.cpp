@@ -1,0 +1,136 @@
+// Elementwise fusion: fused results equal unfused ones (options().fusion = false) and
+// Eigen's; a fused expression over aligned operands moves nothing and allocates no
+// full-size temporary; values a user holds are kept, the rest are not.
+#include <gtest/gtest.h>
+
+#include <Eigen/Core>
+#include <random>
+#include <string>
+
+#include "spartanxx/spartanxx.hpp"
+
+namespace sx = spartanxx;
+
+namespace {
+
+Eigen::MatrixXd matrix(Eigen::Index rows, Eigen::Index cols, unsigned seed) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> dist(-2, 2);
+  Eigen::MatrixXd m(rows, cols);
+  for (Eigen::Index i = 0; i < rows; ++i)
+    for (Eigen::Index j = 0; j < cols; ++j) m(i, j) = dist(gen);
+  return m;
+}
+
+/// Restores fusion after a test that switches it off.
+struct FusionOff {
+  FusionOff() { sx::options().fusion = false; }
+  ~FusionOff() { sx::options().fusion = true; }
+};
+
+double max_diff(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols()) return 1e300;
+  return (a - b).cwiseAbs().maxCoeff();
+}
+
+}  // namespace
+
+TEST(Fusion, FusedEqualsUnfusedAndEigen) {
+  const Eigen::MatrixXd X = matrix(37, 13, 1), Y = matrix(37, 13, 2), Z = matrix(37, 13, 3);
+  const Eigen::RowVectorXd v = matrix(1, 13, 4).row(0);
+  using Fn = std::function<sx::Array(const sx::Array&, const sx::Array&, const sx::Array&, const sx::Array&)>;
+  struct Case {
+    std::string name;
+    Fn fn;
+    Eigen::MatrixXd expected;
+  };
+  const Eigen::ArrayXXd x = X.array(), y = Y.array(), z = Z.array();
+  const Eigen::ArrayXXd vb = v.replicate(37, 1).array();
+  std::vector<Case> cases = {
+      {"a*x + b*y - z", [](auto& x_, auto& y_, auto& z_, auto&) { return 2.0 * x_ + 3.0 * y_ - z_; },
+       (2.0 * x + 3.0 * y - z).matrix()},
+      {"sigmoid(x) * log1p(y*y)", [](auto& x_, auto& y_, auto&, auto&) { return sx::sigmoid(x_) * sx::log1p(y_ * y_); },
+       ((1.0 / (1.0 + (-x).exp())) * (y * y).log1p()).matrix()},
+      {"where(x > 0.5, x, -y) + v", [](auto& x_, auto& y_, auto&, auto& v_) { return sx::where(x_ > 0.5, x_, -y_) + v_; },
+       ((x > 0.5).select(x, -y) + vb).matrix()},
+      {"exp(x - v) / sqrt(abs(z) + 1)",
+       [](auto& x_, auto&, auto& z_, auto& v_) { return sx::exp(x_ - v_) / sx::sqrt(sx::abs(z_) + 1.0); },
+       ((x - vb).exp() / (z.abs() + 1.0).sqrt()).matrix()},
+      {"maximum(x, y).astype(f32) * 2 + z", [](auto& x_, auto& y_, auto& z_, auto&) {
+         return sx::maximum(x_, y_).astype(sx::DType::f32) * 2.0 + z_;
+       },
+       ((x.max(y).cast<float>() * 2.0f).cast<double>() + z).matrix()},
+      {"shared t = x*y: t + t*2", [](auto& x_, auto& y_, auto&, auto&) {
+         auto t = x_ * y_;
+         return t + t * 2.0;
+       },
+       ((x * y) + (x * y) * 2.0).matrix()},
+  };
+  for (const auto& c : cases) {
+    auto xa = sx::from_eigen(X), ya = sx::from_eigen(Y), za = sx::from_eigen(Z);
+    auto va = sx::from_eigen(Eigen::VectorXd(v.transpose()));
+    const Eigen::MatrixXd fused = sx::to_eigen(c.fn(xa, ya, za, va));
+    Eigen::MatrixXd unfused;
+    {
+      FusionOff off;
+      unfused = sx::to_eigen(c.fn(xa, ya, za, va));
+    }
+    EXPECT_LT(max_diff(fused, c.expected), 1e-5) << c.name;  // f32 step in one case
+    EXPECT_LT(max_diff(fused, unfused), 1e-12) << c.name;
+  }
+}
+
+TEST(Fusion, AlignedExpressionMovesNothingAndAllocatesOnlyItsResult) {
+  const std::int64_t n = 100003;  // uneven over any rank count
+  auto x = sx::random::uniform({n}, 1), y = sx::random::uniform({n}, 2), z = sx::random::uniform({n}, 3);
+  x.evaluate(), y.evaluate(), z.evaluate();
+  auto r = 2.0 * x + 3.0 * y - z;
+  r.evaluate();
+  const auto fused = sx::last_evaluation_stats();
+  const int P = sx::Runtime::current().size();
+  const std::int64_t out_bytes = (n / P + 1) * 8;  // this rank's largest possible share
+  EXPECT_EQ(fused.comm.bytes_sent, 0);
+  EXPECT_EQ(fused.comm.bytes_received, 0);
+  EXPECT_EQ(fused.predicted_bytes, 0);
+  // The result plus chunk-sized registers: no full-size temporary.
+  EXPECT_LT(fused.temp_bytes, out_bytes + 256 * 1024) << "temporaries " << fused.temp_bytes;
+  EXPECT_NE(sx::explain(r).find("fused["), std::string::npos) << sx::explain(r);
+
+  FusionOff off;
+  auto u = 2.0 * x + 3.0 * y - z;
+  u.evaluate();
+  const auto unfused = sx::last_evaluation_stats();
+  EXPECT_EQ(unfused.comm.bytes_sent, 0);
+  // Four operations, each materialized (this rank's share, at least n/P elements each).
+  EXPECT_GE(unfused.temp_bytes, 4 * (n / P) * 8);
+  EXPECT_EQ(sx::to_vector<double>(u), sx::to_vector<double>(r));
+}
+
+TEST(Fusion, ValuesHeldByUsersAreCachedOthersAreNot) {
+  auto x = sx::random::uniform({50, 7}, 5);
+  auto held = x * 2.0;                 // a user keeps this handle
+  auto result = sx::exp(held) + 1.0;   // so it is materialized, not fused away
+  result.evaluate();
+  EXPECT_TRUE(held.is_evaluated());
+  EXPECT_TRUE(result.is_evaluated());
+  const Eigen::MatrixXd X = sx::to_eigen(x);
+  EXPECT_LT(max_diff(sx::to_eigen(held), 2.0 * X), 1e-15);
+  EXPECT_LT(max_diff(sx::to_eigen(result), ((2.0 * X).array().exp() + 1.0).matrix()), 1e-12);
+  // Building on a cached result recomputes nothing of it.
+  auto more = held - 1.0;
+  more.evaluate();
+  EXPECT_EQ(sx::last_evaluation_stats().nodes.size(), 2u);  // the scalar and one map
+}
+
+TEST(Fusion, LoopOfEvaluatedUpdatesMatchesClosedForm) {
+  // w <- w - 0.1 * (w - target), evaluated each iteration as a training loop does.
+  auto target = sx::random::uniform({1000}, 9);
+  auto w = sx::zeros({1000});
+  for (int i = 0; i < 30; ++i) {
+    w = w - 0.1 * (w - target);
+    w.evaluate();
+  }
+  const std::vector<double> t = sx::to_vector<double>(target), got = sx::to_vector<double>(w);
+  const double factor = 1.0 - std::pow(0.9, 30);
+  for (std::size_t i = 0; i < t.size(); ++i) ASSERT_NEAR(got[i], factor * t[i], 1e-12) << i;
+}
