@@ -101,35 +101,59 @@ Buffer as_type(const Buffer& b, DType from, DType to, index_t count) {
   return out;
 }
 
+/// C (n x m) = or += A (n x k) * B (k x m). A transposed operand's buffer holds the
+/// transpose (k x n for A, m x k for B) in C order; Eigen reads it transposed in place.
 template <class T>
-void gemm(const std::byte* a, const std::byte* b, std::byte* c, index_t n, index_t k, index_t m, bool accumulate) {
+void gemm(const std::byte* a, bool ta, const std::byte* b, bool tb, std::byte* c, index_t n, index_t k, index_t m,
+          bool accumulate) {
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  Eigen::Map<const Mat> A(reinterpret_cast<const T*>(a), n, k);
-  Eigen::Map<const Mat> B(reinterpret_cast<const T*>(b), k, m);
+  const T* pa = reinterpret_cast<const T*>(a);
+  const T* pb = reinterpret_cast<const T*>(b);
   Eigen::Map<Mat> C(reinterpret_cast<T*>(c), n, m);
-  if (accumulate) C.noalias() += A * B;
-  else C.noalias() = A * B;
+  auto run = [&](const auto& A, const auto& B) {
+    if (accumulate) C.noalias() += A * B;
+    else C.noalias() = A * B;
+  };
+  if (!ta && !tb) run(Eigen::Map<const Mat>(pa, n, k), Eigen::Map<const Mat>(pb, k, m));
+  else if (ta && !tb) run(Eigen::Map<const Mat>(pa, k, n).transpose(), Eigen::Map<const Mat>(pb, k, m));
+  else if (!ta && tb) run(Eigen::Map<const Mat>(pa, n, k), Eigen::Map<const Mat>(pb, m, k).transpose());
+  else run(Eigen::Map<const Mat>(pa, k, n).transpose(), Eigen::Map<const Mat>(pb, m, k).transpose());
 }
 
-void gemm_dispatch(DType t, const std::byte* a, const std::byte* b, std::byte* c, index_t n, index_t k, index_t m,
-                   bool accumulate) {
+void gemm_dispatch(DType t, const std::byte* a, bool ta, const std::byte* b, bool tb, std::byte* c, index_t n,
+                   index_t k, index_t m, bool accumulate) {
   visit_dtype(t, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (std::is_same_v<T, std::uint8_t>) throw std::logic_error("gemm: bool is computed in int64");
-    else gemm<T>(a, b, c, n, k, m, accumulate);
+    else gemm<T>(a, ta, b, tb, c, n, k, m, accumulate);
   });
+}
+
+/// The operand as the product sees it: a matrix, transposed when folded.
+Layout logical_layout(const Layout& source, bool folded, bool left) {
+  return folded ? source.permuted({1, 0}) : as_matrix(source, left);
+}
+
+/// Boxes of the logical (transposed) operand as boxes of its source.
+Needs untranspose(Needs needs) {
+  for (auto& boxes : needs)
+    for (Box& b : boxes) {
+      std::swap(b.lo[0], b.lo[1]);
+      std::swap(b.hi[0], b.hi[1]);
+    }
+  return needs;
 }
 
 }  // namespace
 
-Plan plan_dot(const Node& n, const InputLayouts& in, int nranks) {
-  const Layout la = as_matrix(*in[0], true), lb = as_matrix(*in[1], false);
+Plan plan_dot(const Node& n, const InputLayouts& in, int nranks, DotFold fold) {
+  const Layout la = logical_layout(*in[0], fold[0], true), lb = logical_layout(*in[1], fold[1], false);
   const std::size_t ea = itemsize(n.inputs[0]->dtype), eb = itemsize(n.inputs[1]->dtype), eo = itemsize(compute_type(n.dtype));
   Plan best;
   for (int s : {kRows, kCols, kInner}) {
     if (s == kInner && nranks == 1) continue;
     const DotGeometry g =
-        geometry(static_cast<Strategy>(s), la, lb, in[0]->ndim() == 1, in[1]->ndim() == 1, ea, eb, eo, nranks);
+        geometry(static_cast<Strategy>(s), la, lb, !fold[0] && in[0]->ndim() == 1, !fold[1] && in[1]->ndim() == 1, ea, eb, eo, nranks);
     if (s == kRows || g.bytes < best.predicted_bytes) {
       best.variant = s;
       best.predicted_bytes = g.bytes;
@@ -138,21 +162,24 @@ Plan plan_dot(const Node& n, const InputLayouts& in, int nranks) {
   }
   best.strategy = strategy_name(best.variant);
   // Back from matrix form to the result's own shape.
-  if (in[1]->ndim() == 1) best.layout = tiling::remove_axis(best.layout, 1);
-  if (in[0]->ndim() == 1) best.layout = tiling::remove_axis(best.layout, 0);
+  if (!fold[1] && in[1]->ndim() == 1) best.layout = tiling::remove_axis(best.layout, 1);
+  if (!fold[0] && in[0]->ndim() == 1) best.layout = tiling::remove_axis(best.layout, 0);
   return best;
 }
 
-DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm) {
-  const DistArray A = in[0]->view_as(as_matrix(in[0]->layout(), true));
-  const DistArray B = in[1]->view_as(as_matrix(in[1]->layout(), false));
-  const index_t rows = A.shape()[0], k = A.shape()[1], cols = B.shape()[1];
+DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm, DotFold fold) {
+  // Folded operands stay in their source layout; the product reads them transposed.
+  const DistArray A = fold[0] ? *in[0] : in[0]->view_as(as_matrix(in[0]->layout(), true));
+  const DistArray B = fold[1] ? *in[1] : in[1]->view_as(as_matrix(in[1]->layout(), false));
+  const Layout la = logical_layout(in[0]->layout(), fold[0], true), lb = logical_layout(in[1]->layout(), fold[1], false);
+  const index_t rows = la.shape()[0], k = la.shape()[1], cols = lb.shape()[1];
   const DType ct = compute_type(n.dtype);
-  const DotGeometry g = geometry(static_cast<Strategy>(p.variant), A.layout(), B.layout(), in[0]->layout().ndim() == 1,
-                                 in[1]->layout().ndim() == 1, itemsize(A.dtype()), itemsize(B.dtype()), itemsize(ct),
-                                 comm.size());
-  std::vector<Buffer> ga = gather_boxes(A, g.needs_a, comm);
-  std::vector<Buffer> gb = gather_boxes(B, g.needs_b, comm);
+  const DotGeometry g = geometry(static_cast<Strategy>(p.variant), la, lb, !fold[0] && in[0]->layout().ndim() == 1,
+                                 !fold[1] && in[1]->layout().ndim() == 1, itemsize(A.dtype()), itemsize(B.dtype()),
+                                 itemsize(ct), comm.size());
+  std::vector<Buffer> ga = gather_boxes(A, fold[0] ? untranspose(g.needs_a) : g.needs_a, comm);
+  std::vector<Buffer> gb = gather_boxes(B, fold[1] ? untranspose(g.needs_b) : g.needs_b, comm);
+  const bool ta = fold[0], tb = fold[1];
   const int me = comm.rank();
   DistArray out(g.out, n.dtype, me, /*allocate=*/false);
 
@@ -175,10 +202,10 @@ DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communic
         std::fill(c_buf.data(), c_buf.data() + c_buf.bytes(), std::byte{0});
       } else if (by_rows) {
         const Buffer a = as_type(ga[t], A.dtype(), ct, r * k);
-        gemm_dispatch(ct, a.data(), whole.data(), c_buf.data(), r, k, c, false);
+        gemm_dispatch(ct, a.data(), ta, whole.data(), tb, c_buf.data(), r, k, c, false);
       } else {
         const Buffer b = as_type(gb[t], B.dtype(), ct, k * c);
-        gemm_dispatch(ct, whole.data(), b.data(), c_buf.data(), r, k, c, false);
+        gemm_dispatch(ct, whole.data(), ta, b.data(), tb, c_buf.data(), r, k, c, false);
       }
       finish(tile, c_buf);
     }
@@ -189,7 +216,7 @@ DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communic
       const index_t kb = g.needs_a[me][i].extent(1);
       const Buffer a = as_type(ga[i], A.dtype(), ct, rows * kb);
       const Buffer b = as_type(gb[i], B.dtype(), ct, kb * cols);
-      gemm_dispatch(ct, a.data(), b.data(), acc.data(), rows, kb, cols, true);
+      gemm_dispatch(ct, a.data(), ta, b.data(), tb, acc.data(), rows, kb, cols, true);
     }
     comm.agree(nullptr);
     visit_dtype(ct, [&](auto tag) {

@@ -45,8 +45,13 @@ struct Unit {
   Node* node = nullptr;              // the node whose result the unit produces
   std::vector<Node*> inputs;         // what it reads
   std::unique_ptr<Region> region;    // for elementwise units
+  DotFold fold{false, false};        // for dots: transposed operands read in place
   Plan plan;
-  std::string label() const { return region ? region->label() : node->label(); }
+  std::string label() const {
+    if (region) return region->label();
+    if (fold[0] || fold[1]) return fmt::format("dot({}, {})", fold[0] ? "transposed" : "-", fold[1] ? "transposed" : "-");
+    return node->label();
+  }
 };
 
 struct Schedule {
@@ -80,6 +85,13 @@ Schedule schedule(Node* root, int P) {
     const Node* c = c_it->second;
     return is_elementwise(c->op) && c->shape == n->shape;
   };
+  // A matrix transpose that only feeds a dot is not materialized: the dot reads its
+  // input transposed.
+  auto folded = [&](const Node* n) {
+    if (n->result || n->op != Op::transpose || n->shape.size() != 2 || s.held.count(n) || shared.count(n)) return false;
+    const auto c_it = consumer.find(n);
+    return c_it != consumer.end() && c_it->second->op == Op::dot;
+  };
 
   s.units.reserve(order.size());  // layouts below point into units
   std::unordered_map<const Node*, const Layout*> layouts;
@@ -87,7 +99,7 @@ Schedule schedule(Node* root, int P) {
     return n->result ? n->result->layout() : *layouts.at(n);
   };
   for (Node* n : order) {
-    if (interior(n)) continue;
+    if (interior(n) || folded(n)) continue;
     Unit u;
     u.node = n;
     InputLayouts in;
@@ -95,7 +107,14 @@ Schedule schedule(Node* root, int P) {
       u.region = std::make_unique<Region>(make_region(n, interior));
       u.inputs = u.region->externals;
     } else {
-      for (const auto& i : n->inputs) u.inputs.push_back(i.get());
+      for (std::size_t i = 0; i < n->inputs.size(); ++i) {
+        Node* input = n->inputs[i].get();
+        if (n->op == Op::dot && folded(input)) {
+          u.fold[i] = true;
+          input = input->inputs[0].get();
+        }
+        u.inputs.push_back(input);
+      }
     }
     for (Node* i : u.inputs) in.push_back(&layout_of(i));
     if (u.region) {
@@ -103,7 +122,7 @@ Schedule schedule(Node* root, int P) {
     } else {
       switch (n->op) {
         case Op::reduce: u.plan = plan_reduce(*n, in, P); break;
-        case Op::dot: u.plan = plan_dot(*n, in, P); break;
+        case Op::dot: u.plan = plan_dot(*n, in, P, u.fold); break;
         case Op::transpose: u.plan = plan_transpose(*n, in, P); break;
         case Op::slice: u.plan = plan_slice(*n, in, P); break;
         case Op::reshape: u.plan = plan_reshape(*n, in, P); break;
@@ -121,7 +140,7 @@ DistArray run_unit(const Unit& u, const InputArrays& in, Communicator& comm) {
   const Node& n = *u.node;
   switch (n.op) {
     case Op::reduce: return exec_reduce(n, in, u.plan, comm);
-    case Op::dot: return exec_dot(n, in, u.plan, comm);
+    case Op::dot: return exec_dot(n, in, u.plan, comm, u.fold);
     case Op::transpose: return exec_transpose(n, in, u.plan, comm);
     case Op::slice: return exec_slice(n, in, u.plan, comm);
     case Op::reshape: return exec_reshape(n, in, u.plan, comm);

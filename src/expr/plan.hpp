@@ -2,7 +2,9 @@
 // The planner's decisions for one node, and the per-operation planning and execution
 // functions the executor dispatches to. Planning needs only shapes and input layouts,
 // so every rank makes the same plan without communicating.
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -52,8 +54,11 @@ DistArray exec_region(const Region& r, const InputArrays& externals, const Plan&
 Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks);
 DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
 
-Plan plan_dot(const Node& n, const InputLayouts& in, int nranks);
-DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
+/// Which dot operands are 2-d transposes folded into the product: the operand given is
+/// the transpose's input, which the product reads transposed, with no copy.
+using DotFold = std::array<bool, 2>;
+Plan plan_dot(const Node& n, const InputLayouts& in, int nranks, DotFold fold = {false, false});
+DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm, DotFold fold = {false, false});
 
 Plan plan_transpose(const Node& n, const InputLayouts& in, int nranks);
 DistArray exec_transpose(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
