@@ -206,9 +206,10 @@ void fused_tile(const std::vector<FusedInstr>& prog, std::byte* out, const tilin
   }
   // One chunk-sized register per instruction but the last (which writes the output),
   // and scratch for operand conversion: all of it stays in cache.
-  std::vector<Buffer> regs;
-  for (std::size_t i = 0; i + 1 < prog.size(); ++i) regs.emplace_back(kChunk * 8);
-  Buffer scratch(kChunk * 8 * 4);
+  // Reused across calls: a fused reduction evaluates many small slabs.
+  thread_local std::vector<Buffer> regs;
+  thread_local Buffer scratch(kChunk * 8 * 4);
+  while (regs.size() + 1 < prog.size()) regs.emplace_back(kChunk * 8);
   const DType out_dtype = prog.back().out;
   const std::size_t out_size = itemsize(out_dtype);
 

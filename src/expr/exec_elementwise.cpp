@@ -236,30 +236,58 @@ Plan plan_region(const Region& r, const InputLayouts& in, int nranks) {
   return p;
 }
 
-DistArray exec_region(const Region& r, const InputArrays& in, const Plan& p, Communicator& comm) {
-  const Node& root = *r.root;
-  std::vector<std::vector<Buffer>> gathered;
+RegionInputs gather_region_inputs(const Region& r, const InputArrays& in, const Layout& layout, Communicator& comm) {
+  const Shape& shape = r.root->shape;
+  const int nd = static_cast<int>(shape.size());
+  RegionInputs out;
   for (std::size_t i = 0; i < in.size(); ++i)
-    gathered.push_back(gather_boxes(*in[i], broadcast_needs(p.layout, in[i]->shape(), comm.size()), comm));
-  DistArray out(p.layout, root.dtype, comm.rank());
-  const int nd = static_cast<int>(root.shape.size());
-  for (std::size_t t = 0; t < out.tiles().size(); ++t) {
-    Tile& tile = out.tiles()[t];
-    const Shape oshape = tile.box.shape();
+    out.buffers.push_back(gather_boxes(*in[i], broadcast_needs(layout, in[i]->shape(), comm.size()), comm));
+  const auto tiles = layout.tiles_of(comm.rank());
+  for (std::size_t t = 0; t < tiles.size(); ++t) {
+    const Shape oshape = layout.tile_box(tiles[t]).shape();
     std::vector<MapInput> inputs;
     for (std::size_t i = 0; i < in.size(); ++i) {
       MapInput mi;
-      mi.data = gathered[i][t].data();
+      mi.data = out.buffers[i][t].data();
       mi.dtype = in[i]->dtype();
       const Shape& is = in[i]->shape();
       mi.shape.assign(nd - is.size(), 1);
       for (std::size_t a = 0; a < is.size(); ++a) {
         const int oa = static_cast<int>(a) + nd - static_cast<int>(is.size());
-        mi.shape.push_back(is[a] == 1 && root.shape[oa] != 1 ? 1 : oshape[oa]);
+        mi.shape.push_back(is[a] == 1 && shape[oa] != 1 ? 1 : oshape[oa]);
       }
       inputs.push_back(std::move(mi));
     }
-    fused_tile(r.program, tile.data.data(), oshape, inputs);
+    out.tiles.push_back(std::move(inputs));
+  }
+  return out;
+}
+
+void eval_region_rows(const Region& r, const RegionInputs& in, std::size_t t, const Shape& tile_shape, index_t r0,
+                      index_t r1, std::byte* dst) {
+  if (tile_shape.empty()) {
+    fused_tile(r.program, dst, tile_shape, in.tiles[t]);
+    return;
+  }
+  Shape slab = tile_shape;
+  slab[0] = r1 - r0;
+  std::vector<MapInput> inputs = in.tiles[t];
+  for (MapInput& mi : inputs) {
+    if (mi.shape[0] == 1 && tile_shape[0] != 1) continue;  // broadcast along rows
+    index_t row = 1;
+    for (std::size_t a = 1; a < mi.shape.size(); ++a) row *= mi.shape[a];
+    mi.data += r0 * row * static_cast<index_t>(itemsize(mi.dtype));
+    mi.shape[0] = r1 - r0;
+  }
+  fused_tile(r.program, dst, slab, inputs);
+}
+
+DistArray exec_region(const Region& r, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const RegionInputs inputs = gather_region_inputs(r, in, p.layout, comm);
+  DistArray out(p.layout, r.root->dtype, comm.rank());
+  for (std::size_t t = 0; t < out.tiles().size(); ++t) {
+    Tile& tile = out.tiles()[t];
+    fused_tile(r.program, tile.data.data(), tile.box.shape(), inputs.tiles[t]);
   }
   return out;
 }

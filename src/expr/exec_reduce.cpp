@@ -3,6 +3,8 @@
 // tile order, so results are deterministic and NaN/tie semantics match NumPy.
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "expr/plan.hpp"
 #include "mpi_backend/communicator.hpp"
 
@@ -52,14 +54,70 @@ Needs partial_needs(const Layout& out, const Layout& partial, int axis, int nran
 
 DType partial_dtype(const Node& n) { return is_arg(n.reduce_kind) ? n.inputs[0]->dtype : n.dtype; }
 
+/// The partial of one tile of a fused region, computed in slabs of rows (axis 0) that
+/// stay in cache: each slab is evaluated, reduced, and folded into the running partial.
+/// Writes what reduce_tile would write for the materialized tile.
+void reduce_region_tile(const Region& r, const RegionInputs& in, std::size_t t, const Shape& ts, int axis,
+                        ReduceKind kind, DType src_dtype, std::byte* out, DType vdt, std::int64_t* idx) {
+  const int nd = static_cast<int>(ts.size());
+  const index_t rows = nd ? ts[0] : 1;
+  const index_t row_volume = nd ? tiling::volume(ts) / std::max<index_t>(ts[0], 1) : 1;
+  const index_t per_slab = std::max<index_t>(1, (index_t{1} << 13) / std::max<index_t>(row_volume, 1));
+  Buffer slab(static_cast<std::size_t>(std::min(rows, per_slab) * row_volume) * itemsize(src_dtype));
+  // outer x len x inner of the whole tile for this reduction.
+  index_t inner = 1, outer_per_row = 1;
+  if (axis > 0) {
+    for (int a = 1; a < axis; ++a) outer_per_row *= ts[a];
+    for (int a = axis + 1; a < nd; ++a) inner *= ts[a];
+  } else if (axis == 0) {
+    for (int a = 1; a < nd; ++a) inner *= ts[a];
+  }
+  const std::size_t vsz = itemsize(vdt);
+  // For axis 0 and whole reductions, slabs are folded: [running, new] combined in place.
+  const index_t width = axis < 0 ? 1 : inner;
+  Buffer pair(static_cast<std::size_t>(2 * width) * vsz);
+  std::vector<std::int64_t> pair_idx(static_cast<std::size_t>(2 * width));
+  bool first = true;
+  for (index_t r0 = 0; r0 < rows; r0 += per_slab) {
+    const index_t r1 = std::min(rows, r0 + per_slab);
+    eval_region_rows(r, in, t, ts, r0, r1, slab.data());
+    if (axis > 0) {
+      // Rows are independent: the slab's partial is a piece of the tile's partial.
+      const index_t outer = (r1 - r0) * outer_per_row;
+      reduce_tile(kind, slab.data(), src_dtype, outer, ts[axis], inner, out + r0 * outer_per_row * inner * vsz, vdt,
+                  idx ? idx + r0 * outer_per_row * inner : nullptr);
+      continue;
+    }
+    const index_t len = axis == 0 ? r1 - r0 : (r1 - r0) * row_volume;
+    std::byte* fresh = first ? out : pair.data() + width * vsz;
+    std::int64_t* fresh_idx = idx ? (first ? idx : pair_idx.data() + width) : nullptr;
+    reduce_tile(kind, slab.data(), src_dtype, 1, len, width, fresh, vdt, fresh_idx);
+    const index_t offset = axis == 0 ? r0 : r0 * row_volume;  // positions within the tile
+    if (fresh_idx)
+      for (index_t j = 0; j < width; ++j) fresh_idx[j] += offset;
+    if (!first) {
+      std::copy(out, out + width * vsz, pair.data());
+      if (idx) std::copy(idx, idx + width, pair_idx.data());
+      combine_partials(kind, pair.data(), idx ? pair_idx.data() : nullptr, vdt, 1, 2, width, {true, true}, out, idx);
+    }
+    first = false;
+  }
+}
+
 }  // namespace
 
-Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks) {
-  const Layout& L = *in[0];
+Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks, const Region* region) {
   Plan p;
+  std::optional<Plan> fused;
+  if (region) {
+    fused = plan_region(*region, in, nranks);
+    p.predicted_bytes = fused->predicted_bytes;
+  }
+  const Layout& L = region ? fused->layout : *in[0];
+  p.strategy = region ? region->label() + " reduced as computed; " : "";
   if (local_only(L, n.axis)) {
     p.layout = n.axis < 0 ? Layout(Shape{}, {}, {L.owner(0)}) : tiling::remove_axis(L, n.axis);
-    p.strategy = "within tiles";
+    p.strategy += "within tiles";
     return p;
   }
   // Combined results are replicated: every rank gets every partial.
@@ -77,14 +135,18 @@ Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks) {
   }
   const Layout partial = partial_layout(L, n.axis);
   std::size_t elem = itemsize(partial_dtype(n)) + (is_arg(n.reduce_kind) ? 8 : 0);
-  p.predicted_bytes = tiling::bytes_to_gather(partial, partial_needs(p.layout, partial, n.axis, nranks), elem);
-  p.strategy = "gather partials";
+  p.predicted_bytes += tiling::bytes_to_gather(partial, partial_needs(p.layout, partial, n.axis, nranks), elem);
+  p.strategy += "gather partials";
   return p;
 }
 
-DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm) {
-  const DistArray& src = *in[0];
-  const Layout& L = src.layout();
+DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm, const Region* region) {
+  std::vector<const Layout*> ext_layouts;
+  for (const DistArray* a : in) ext_layouts.push_back(&a->layout());
+  const Layout L = region ? plan_region(*region, ext_layouts, comm.size()).layout : in[0]->layout();
+  const DType src_dtype = region ? region->root->dtype : in[0]->dtype();
+  std::optional<RegionInputs> fused;
+  if (region) fused = gather_region_inputs(*region, in, L, comm);
   const int nd = L.ndim();
   const ReduceKind kind = n.reduce_kind;
   const bool arg = is_arg(kind);
@@ -95,8 +157,9 @@ DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Commu
   DistArray values(partial, vdt, comm.rank());
   DistArray indices;
   if (arg) indices = DistArray(partial, DType::i64, comm.rank());
-  for (std::size_t i = 0; i < src.tiles().size(); ++i) {
-    const Tile& tile = src.tiles()[i];
+  const std::vector<int> held = L.tiles_of(comm.rank());
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    const Tile tile{held[i], L.tile_box(held[i]), region ? Buffer() : in[0]->tiles()[i].data};
     Tile& out = values.tiles()[i];
     std::int64_t* idx = arg ? indices.tiles()[i].data.as<std::int64_t>() : nullptr;
     const Shape ts = tile.box.shape();
@@ -113,7 +176,11 @@ DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Commu
       if (idx) std::fill(idx, idx + outer * inner, 0);
       continue;
     }
-    reduce_tile(kind, tile.data.data(), src.dtype(), outer, len, inner, out.data.data(), vdt, idx);
+    if (region) {
+      reduce_region_tile(*region, *fused, i, ts, n.axis, kind, src_dtype, out.data.data(), vdt, idx);
+    } else {
+      reduce_tile(kind, tile.data.data(), src_dtype, outer, len, inner, out.data.data(), vdt, idx);
+    }
     if (idx) {
       // Local positions to global indices: along the axis, or flat C order over the array.
       if (n.axis >= 0) {

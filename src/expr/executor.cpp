@@ -48,6 +48,7 @@ struct Unit {
   DotFold fold{false, false};        // for dots: transposed operands read in place
   Plan plan;
   std::string label() const {
+    if (region && node->op == Op::reduce) return fmt::format("{} of {}", node->label(), region->label());
     if (region) return region->label();
     if (fold[0] || fold[1]) return fmt::format("dot({}, {})", fold[0] ? "transposed" : "-", fold[1] ? "transposed" : "-");
     return node->label();
@@ -85,6 +86,12 @@ Schedule schedule(Node* root, int P) {
     const Node* c = c_it->second;
     return is_elementwise(c->op) && c->shape == n->shape;
   };
+  // An elementwise region that only feeds a reduction is reduced as it is computed.
+  auto absorbed = [&](const Node* n) {
+    if (!fuse || n->result || !is_elementwise(n->op) || s.held.count(n) || shared.count(n)) return false;
+    const auto c_it = consumer.find(n);
+    return c_it != consumer.end() && c_it->second->op == Op::reduce;
+  };
   // A matrix transpose that only feeds a dot is not materialized: the dot reads its
   // input transposed.
   auto folded = [&](const Node* n) {
@@ -99,12 +106,15 @@ Schedule schedule(Node* root, int P) {
     return n->result ? n->result->layout() : *layouts.at(n);
   };
   for (Node* n : order) {
-    if (interior(n) || folded(n)) continue;
+    if (interior(n) || folded(n) || absorbed(n)) continue;
     Unit u;
     u.node = n;
     InputLayouts in;
     if (is_elementwise(n->op)) {
       u.region = std::make_unique<Region>(make_region(n, interior));
+      u.inputs = u.region->externals;
+    } else if (n->op == Op::reduce && absorbed(n->inputs[0].get())) {
+      u.region = std::make_unique<Region>(make_region(n->inputs[0].get(), interior));
       u.inputs = u.region->externals;
     } else {
       for (std::size_t i = 0; i < n->inputs.size(); ++i) {
@@ -117,11 +127,11 @@ Schedule schedule(Node* root, int P) {
       }
     }
     for (Node* i : u.inputs) in.push_back(&layout_of(i));
-    if (u.region) {
+    if (u.region && n->op != Op::reduce) {
       u.plan = plan_region(*u.region, in, P);
     } else {
       switch (n->op) {
-        case Op::reduce: u.plan = plan_reduce(*n, in, P); break;
+        case Op::reduce: u.plan = plan_reduce(*n, in, P, u.region.get()); break;
         case Op::dot: u.plan = plan_dot(*n, in, P, u.fold); break;
         case Op::transpose: u.plan = plan_transpose(*n, in, P); break;
         case Op::slice: u.plan = plan_slice(*n, in, P); break;
@@ -136,10 +146,10 @@ Schedule schedule(Node* root, int P) {
 }
 
 DistArray run_unit(const Unit& u, const InputArrays& in, Communicator& comm) {
-  if (u.region) return exec_region(*u.region, in, u.plan, comm);
   const Node& n = *u.node;
+  if (u.region && n.op != Op::reduce) return exec_region(*u.region, in, u.plan, comm);
   switch (n.op) {
-    case Op::reduce: return exec_reduce(n, in, u.plan, comm);
+    case Op::reduce: return exec_reduce(n, in, u.plan, comm, u.region.get());
     case Op::dot: return exec_dot(n, in, u.plan, comm, u.fold);
     case Op::transpose: return exec_transpose(n, in, u.plan, comm);
     case Op::slice: return exec_slice(n, in, u.plan, comm);

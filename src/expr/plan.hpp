@@ -51,8 +51,24 @@ Region make_region(Node* root, const std::function<bool(const Node*)>& interior)
 Plan plan_region(const Region& r, const InputLayouts& externals, int nranks);
 DistArray exec_region(const Region& r, const InputArrays& externals, const Plan& p, Communicator& comm);
 
-Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks);
-DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
+/// The region's inputs gathered for every tile this rank holds under `layout`, ready to
+/// evaluate any slab of rows of those tiles (collective).
+struct RegionInputs {
+  std::vector<std::vector<Buffer>> buffers;  // [external][tile]
+  std::vector<std::vector<MapInput>> tiles;  // [tile][external]
+};
+RegionInputs gather_region_inputs(const Region& r, const InputArrays& externals, const Layout& layout,
+                                  Communicator& comm);
+/// Rows [r0, r1) (along axis 0) of local tile `t` of the region's result, into `dst`;
+/// a 0-d tile is one slab.
+void eval_region_rows(const Region& r, const RegionInputs& in, std::size_t t, const Shape& tile_shape, index_t r0,
+                      index_t r1, std::byte* dst);
+
+/// With `region`, the reduction's input is that elementwise region, computed slab by
+/// slab while it is reduced (never materialized); `in` are then the region's externals.
+Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks, const Region* region = nullptr);
+DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm,
+                      const Region* region = nullptr);
 
 /// Which dot operands are 2-d transposes folded into the product: the operand given is
 /// the transpose's input, which the product reads transposed, with no copy.

@@ -164,3 +164,45 @@ TEST(Fusion, GradientStepFoldsTheTransposeAndMovesOnlyVectors) {
   const Eigen::VectorXd expected = Xe.transpose() * r;
   EXPECT_LT((sx::to_eigen(g) - expected).cwiseAbs().maxCoeff(), 1e-10);
 }
+
+TEST(Fusion, ReductionsOfExpressionsEqualUnfusedAndAllocateNoFullTemporary) {
+  // Big enough for several slabs per tile; uneven at every rank count; ties and a NaN-free
+  // mix of signs so argmin/argmax have work to do.
+  const std::vector<sx::Shape> shapes = {{600, 257}, {40, 33, 29}, {70001}};
+  for (const auto& shape : shapes) {
+    auto a = sx::random::uniform(shape, 21, -1, 1), b = sx::random::uniform(shape, 22, -1, 1);
+    a.evaluate(), b.evaluate();
+    const int nd = static_cast<int>(shape.size());
+    using Red = sx::Array (*)(const sx::Array&, int);
+    using Whole = sx::Array (*)(const sx::Array&);
+    const std::vector<std::pair<const char*, Red>> by_axis = {
+        {"sum", sx::sum}, {"min", sx::min}, {"max", sx::max}, {"argmin", sx::argmin}, {"argmax", sx::argmax}, {"mean", sx::mean}};
+    const std::vector<std::pair<const char*, Whole>> whole = {
+        {"sum", sx::sum}, {"min", sx::min}, {"max", sx::max}, {"argmin", sx::argmin}, {"argmax", sx::argmax}};
+    auto expr = [&] { return sx::square(a - b) * 3.0 - sx::abs(a); };
+    for (int axis = -1; axis < nd; ++axis) {
+      for (std::size_t k = 0; k < (axis < 0 ? whole.size() : by_axis.size()); ++k) {
+        const char* name = axis < 0 ? whole[k].first : by_axis[k].first;
+        auto run = [&] { return axis < 0 ? whole[k].second(expr()) : by_axis[k].second(expr(), axis); };
+        auto fused = run();
+        fused.evaluate();
+        const auto fused_stats = sx::last_evaluation_stats();
+        std::vector<double> got = sx::to_vector<double>(fused);
+        std::vector<double> want;
+        {
+          FusionOff off;
+          want = sx::to_vector<double>(run());
+        }
+        ASSERT_EQ(got.size(), want.size()) << name << " axis " << axis;
+        for (std::size_t i = 0; i < got.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 1e-9 * (1 + std::abs(want[i]))) << name << " axis " << axis << " at " << i;
+        // Never the whole expression at once: far less than this rank's share of it.
+        const std::int64_t share = sx::Shape(shape)[0] / sx::Runtime::current().size();
+        std::int64_t row = 1;
+        for (int d = 1; d < nd; ++d) row *= shape[d];
+        EXPECT_LT(fused_stats.temp_bytes, std::max<std::int64_t>(share * row * 8 / 4, 256 * 1024))
+            << name << " axis " << axis << "\n" << sx::explain(fused);
+      }
+    }
+  }
+}
