@@ -52,8 +52,8 @@ std::vector<T> to_vector(const Array& a) {
   const auto& node = detail::node_of(a, "to_vector");
   detail::evaluate(node);
   auto& comm = detail::context_comm();
+  std::vector<T> out(static_cast<std::size_t>(a.size()));  // before the collective
   const detail::Buffer whole = detail::gather_whole(*node->result, comm);
-  std::vector<T> out(static_cast<std::size_t>(a.size()));
   detail::convert(whole.data(), node->dtype, reinterpret_cast<std::byte*>(out.data()), dtype_of<T>(), out.size());
   return out;
 }

@@ -206,10 +206,31 @@ void fused_tile(const std::vector<FusedInstr>& prog, std::byte* out, const tilin
   }
   // One chunk-sized register per instruction but the last (which writes the output),
   // and scratch for operand conversion: all of it stays in cache.
-  // Reused across calls: a fused reduction evaluates many small slabs.
+  // Registers: an instruction's result lives until its last reader, then its register
+  // is reused (a chain of any length needs two). Reused across calls too: a fused
+  // reduction evaluates many small slabs.
+  std::vector<int> last_use(prog.size(), -1), reg_of(prog.size(), -1), free_regs;
+  for (std::size_t i = 0; i < prog.size(); ++i)
+    for (int a : prog[i].args)
+      if (a >= 0) last_use[a] = static_cast<int>(i);
+  int nregs = 0;
+  for (std::size_t i = 0; i + 1 < prog.size(); ++i) {
+    if (free_regs.empty()) {
+      reg_of[i] = nregs++;
+    } else {
+      reg_of[i] = free_regs.back();
+      free_regs.pop_back();
+    }
+    for (std::size_t j = 0; j < prog[i].args.size(); ++j) {
+      const int a = prog[i].args[j];
+      bool first_mention = true;
+      for (std::size_t q = 0; q < j; ++q) first_mention = first_mention && prog[i].args[q] != a;
+      if (a >= 0 && first_mention && last_use[a] == static_cast<int>(i)) free_regs.push_back(reg_of[a]);
+    }
+  }
   thread_local std::vector<Buffer> regs;
   thread_local Buffer scratch(kChunk * 8 * 4);
-  while (regs.size() + 1 < prog.size()) regs.emplace_back(kChunk * 8);
+  while (static_cast<int>(regs.size()) < nregs) regs.emplace_back(kChunk * 8);
   const DType out_dtype = prog.back().out;
   const std::size_t out_size = itemsize(out_dtype);
 
@@ -237,10 +258,10 @@ void fused_tile(const std::vector<FusedInstr>& prog, std::byte* out, const tilin
             const std::size_t e = static_cast<std::size_t>(-a - 1);
             ops[j] = Operand{inputs[e].data + (base[e] + c0 * step[e]) * itemsize(inputs[e].dtype), inputs[e].dtype, step[e]};
           } else {
-            ops[j] = Operand{regs[a].data(), prog[a].out, 1};
+            ops[j] = Operand{regs[reg_of[a]].data(), prog[a].out, 1};
           }
         }
-        std::byte* dst = i + 1 == prog.size() ? out + (row * inner + c0) * out_size : regs[i].data();
+        std::byte* dst = i + 1 == prog.size() ? out + (row * inner + c0) * out_size : regs[reg_of[i]].data();
         visit_dtype(ins.compute, [&](auto tag) {
           using C = typename decltype(tag)::type;
           run_instruction<C>(ins, ops, n, dst, scratch.as<C>());

@@ -42,63 +42,80 @@ void copy_box(const std::byte* from, const Box& from_box, std::byte* to, const B
 }
 
 std::vector<Buffer> gather_boxes(const DistArray& src, const Needs& needs, backend::Communicator& comm) {
-  comm.agree(nullptr);  // a rank that failed before this collective is heard here
   const Layout& layout = src.layout();
   const std::size_t elem = itemsize(src.dtype());
   const int me = comm.rank(), P = comm.size();
-
-  // Pack what others need from tiles this rank owns (replicated tiles are never sent:
-  // every rank has them).
-  std::vector<std::int64_t> send_counts(P, 0), send_offsets(P, 0);
-  std::vector<std::vector<std::pair<int, Box>>> plan(P);  // (tile, part) per destination
-  for (int r = 0; r < P; ++r) {
-    if (r == me) continue;
-    for (const Box& want : needs[r])
-      for (int t : layout.tiles_intersecting(want))
-        if (layout.owner(t) == me) {
-          Box part = intersect(want, layout.tile_box(t));
-          send_counts[r] += part.volume() * static_cast<std::int64_t>(elem);
-          plan[r].emplace_back(t, std::move(part));
-        }
-  }
-  std::int64_t total = 0;
-  for (int r = 0; r < P; ++r) send_offsets[r] = total, total += send_counts[r];
-  Buffer send(static_cast<std::size_t>(total));
-  for (int r = 0; r < P; ++r) {
-    std::byte* out = send.data() + send_offsets[r];
-    for (const auto& [t, part] : plan[r]) {
-      const Tile* tile = src.find(t);
-      copy_box(tile->data.data(), tile->box, out, part, part, elem);
-      out += part.volume() * static_cast<std::int64_t>(elem);
-    }
-  }
-  std::vector<std::int64_t> recv_counts;
-  std::vector<std::byte> recv = comm.alltoallv(send.data(), send_counts, send_offsets, recv_counts);
-  std::vector<std::int64_t> cursor(P + 1, 0);
-  for (int r = 0; r < P; ++r) cursor[r + 1] = cursor[r] + recv_counts[r];
-
   std::vector<Buffer> out;
-  out.reserve(needs[me].size());
-  for (const Box& want : needs[me]) {
-    // A whole local tile is shared, not copied (buffers are immutable once computed).
-    const auto hit = layout.tiles_intersecting(want);
-    if (hit.size() == 1 && layout.holds(me, hit[0]) && layout.tile_box(hit[0]) == want) {
-      out.push_back(src.find(hit[0])->data);
-      continue;
+  std::vector<std::int64_t> send_counts(P, 0), send_offsets(P, 0), recv_counts(P, 0), recv_offsets(P, 0);
+  Buffer send, recv;
+  std::exception_ptr local_error;
+  // Everything that can fail on one rank alone (planning, allocation, packing) happens
+  // before the agreement; after it, only the exchange and plain copies remain.
+  try {
+    // What others need from tiles this rank owns (replicated tiles are never sent:
+    // every rank has them), packed in the order the receiver walks its needs.
+    std::vector<std::vector<std::pair<int, Box>>> plan(P);
+    for (int r = 0; r < P; ++r) {
+      if (r == me) continue;
+      for (const Box& want : needs[r])
+        for (int t : layout.tiles_intersecting(want))
+          if (layout.owner(t) == me) {
+            Box part = intersect(want, layout.tile_box(t));
+            send_counts[r] += part.volume() * static_cast<std::int64_t>(elem);
+            plan[r].emplace_back(t, std::move(part));
+          }
     }
-    Buffer buf(static_cast<std::size_t>(want.volume()) * elem);
-    for (int t : layout.tiles_intersecting(want)) {
+    // What this rank receives, computed from the layout alone: no counts exchange.
+    for (const Box& want : needs[me])
+      for (int t : layout.tiles_intersecting(want))
+        if (!layout.holds(me, t)) recv_counts[layout.owner(t)] += intersect(want, layout.tile_box(t)).volume() * static_cast<std::int64_t>(elem);
+    std::int64_t total = 0, rtotal = 0;
+    for (int r = 0; r < P; ++r) {
+      send_offsets[r] = total, total += send_counts[r];
+      recv_offsets[r] = rtotal, rtotal += recv_counts[r];
+    }
+    send = Buffer(static_cast<std::size_t>(total));
+    recv = Buffer(static_cast<std::size_t>(rtotal));
+    for (int r = 0; r < P; ++r) {
+      std::byte* dst = send.data() + send_offsets[r];
+      for (const auto& [t, part] : plan[r]) {
+        const Tile* tile = src.find(t);
+        copy_box(tile->data.data(), tile->box, dst, part, part, elem);
+        dst += part.volume() * static_cast<std::int64_t>(elem);
+      }
+    }
+    out.reserve(needs[me].size());
+    for (const Box& want : needs[me]) {
+      // A whole local tile is shared, not copied (buffers are immutable once computed).
+      const auto hit = layout.tiles_intersecting(want);
+      if (hit.size() == 1 && layout.holds(me, hit[0]) && layout.tile_box(hit[0]) == want) {
+        out.push_back(src.find(hit[0])->data);
+      } else {
+        out.emplace_back(static_cast<std::size_t>(want.volume()) * elem);
+      }
+    }
+  } catch (...) {
+    local_error = std::current_exception();
+  }
+  comm.agree(local_error);  // a rank that failed, here or before, is heard by all
+  comm.exchange(send.data(), send_counts, send_offsets, recv.data(), recv_counts, recv_offsets);
+
+  std::vector<std::int64_t> cursor = recv_offsets;
+  for (std::size_t w = 0; w < needs[me].size(); ++w) {
+    const Box& want = needs[me][w];
+    const auto hit = layout.tiles_intersecting(want);
+    if (hit.size() == 1 && layout.holds(me, hit[0]) && layout.tile_box(hit[0]) == want) continue;  // shared
+    for (int t : hit) {
       const Box part = intersect(want, layout.tile_box(t));
       if (layout.holds(me, t)) {
         const Tile* tile = src.find(t);
-        copy_box(tile->data.data(), tile->box, buf.data(), want, part, elem);
+        copy_box(tile->data.data(), tile->box, out[w].data(), want, part, elem);
       } else {
         const int from = layout.owner(t);
-        copy_box(recv.data() + cursor[from], part, buf.data(), want, part, elem);
+        copy_box(recv.data() + cursor[from], part, out[w].data(), want, part, elem);
         cursor[from] += part.volume() * static_cast<std::int64_t>(elem);
       }
     }
-    out.push_back(std::move(buf));
   }
   return out;
 }

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 #include "expr/build.hpp"
@@ -123,6 +124,21 @@ Array build(Op op, std::vector<Array> args) {
       break;
     default: break;
   }
+  // A C++ integer outside the range of the integer dtype it would be cast to is an
+  // error, as NumPy 2 raises for Python integers (comparisons are exact: they compute in
+  // int64, see compute_dtype).
+  const bool compares = op == Op::equal || op == Op::not_equal || op == Op::less || op == Op::less_equal ||
+                        op == Op::greater || op == Op::greater_equal;
+  if (rt == DType::i32 && !compares)
+    for (const Node* n : raw)
+      if (n->op == Op::weak_scalar && n->scalar_kind == DType::i64 &&
+          (n->ivalue < std::numeric_limits<std::int32_t>::min() || n->ivalue > std::numeric_limits<std::int32_t>::max()))
+        throw value_error(fmt::format("{}: integer {} is out of bounds for int32", op_name(op), n->ivalue));
+  if (op == Op::power && is_integer(rt))
+    for (std::size_t i = 1; i < raw.size(); ++i)
+      if (raw[i]->op == Op::weak_scalar && raw[i]->ivalue < 0 && raw[i]->scalar_kind != DType::f64)
+        throw value_error(fmt::format("power: integers to negative integer powers are not allowed (exponent {})",
+                                      raw[i]->ivalue));
   // Weak scalars take the result's dtype (their values are kept in double/int64).
   return Array(make_node(op, std::move(shape), out, std::move(inputs)));
 }
@@ -159,7 +175,10 @@ Array abs(const Array& a) { return build(Op::abs, {a}); }
 Array square(const Array& a) { return build(Op::square, {a}); }
 Array tanh(const Array& a) { return build(Op::tanh, {a}); }
 Array sigmoid(const Array& a) { return build(Op::sigmoid, {a}); }
-Array where(const Array& cond, const Array& a, const Array& b) { return build(Op::where, {cond, a, b}); }
+Array where(const Array& cond, const Array& a, const Array& b) {
+  // The condition is truth-tested (x != 0), whatever the branches' dtype.
+  return build(Op::where, {cond.dtype() == DType::boolean ? cond : cond.astype(DType::boolean), a, b});
+}
 Array clip(const Array& a, const Array& lo, const Array& hi) { return minimum(maximum(a, lo), hi); }
 
 namespace detail {

@@ -45,7 +45,8 @@ Array mean_impl(const Array& a, std::optional<int> axis) {
   const NodePtr& in = node_of(a, "mean");
   index_t count = tiling::volume(in->shape);
   if (axis) count = in->shape[normalize_axis("mean", *axis, in->shape)];
-  Array s = reduce(a, ReduceKind::sum, axis, "mean");
+  // Integers are summed in float64, as NumPy's mean does (no int64 overflow).
+  Array s = reduce(is_floating(in->dtype) ? a : a.astype(DType::f64), ReduceKind::sum, axis, "mean");
   return divide(s, weak_scalar(static_cast<double>(count), DType::f64));
 }
 
@@ -122,8 +123,12 @@ Array slice_impl(const Array& a, const std::vector<Range>& ranges) {
                                       to_string(in->shape)));
       return *v < 0 ? *v + n : *v;
     };
+    // A step beyond the axis selects what a step of the axis length selects; clamping
+    // it keeps every later computation free of overflow.
+    const index_t cap = std::max<index_t>(n, 1);
+    const index_t step = r.step > 0 ? std::min(r.step, cap) : (r.step < -cap ? -cap : r.step);
     index_t start, stop;
-    if (r.step > 0) {
+    if (step > 0) {
       start = r.start ? bound(r.start, "start") : 0;
       stop = r.stop ? bound(r.stop, "stop") : n;
     } else {
@@ -131,9 +136,9 @@ Array slice_impl(const Array& a, const std::vector<Range>& ranges) {
       stop = r.stop ? bound(r.stop, "stop") : -1;
     }
     index_t len = 0;
-    if (r.step > 0 && stop > start) len = (stop - start + r.step - 1) / r.step;
-    if (r.step < 0 && start > stop) len = (start - stop + (-r.step) - 1) / (-r.step);
-    slices[ax] = AxisSlice{start, r.step, len};
+    if (step > 0 && stop > start) len = (stop - start - 1) / step + 1;
+    if (step < 0 && start > stop) len = (start - stop - 1) / (-step) + 1;
+    slices[ax] = AxisSlice{start, step, len};
     shape[ax] = len;
   }
   auto n = make_node(Op::slice, std::move(shape), in->dtype, {in});

@@ -96,7 +96,10 @@ DType compute_dtype(const Node& n) {
       std::vector<const Node*> in;
       for (const auto& i : n.inputs) in.push_back(i.get());
       const DType t = result_type(in);
-      return t == DType::boolean ? DType::i64 : t;
+      // A C++ integer compared with int32 values compares exactly, in int64.
+      bool weak_int = false;
+      for (const Node* i : in) weak_int = weak_int || (i->op == Op::weak_scalar && i->scalar_kind == DType::i64);
+      return t == DType::boolean || (t == DType::i32 && weak_int) ? DType::i64 : t;
     }
     case Op::logical_and: case Op::logical_or: case Op::logical_not: return DType::boolean;
     case Op::cast: return n.dtype;
@@ -192,10 +195,9 @@ Region make_region(Node* root, const std::function<bool(const Node*)>& interior)
   Region r;
   r.root = root;
   std::unordered_map<const Node*, int> instr, ext;
-  // Post-order over interior inputs: operands get their instruction before their users.
-  std::function<void(Node*)> visit = [&](Node* n) {
-    for (const auto& in : n->inputs)
-      if (interior(in.get()) && !instr.count(in.get())) visit(in.get());
+  // Post-order over interior inputs (iterative: regions can be very long chains), so
+  // operands get their instruction before their users.
+  auto emit = [&](Node* n) {
     FusedInstr ins{map_op(n->op), compute_dtype(*n), n->dtype, {}};
     for (const auto& in : n->inputs) {
       if (interior(in.get())) {
@@ -213,7 +215,21 @@ Region make_region(Node* root, const std::function<bool(const Node*)>& interior)
     r.program.push_back(std::move(ins));
     r.members.push_back(n);
   };
-  visit(root);
+  std::vector<std::pair<Node*, std::size_t>> stack{{root, 0}};
+  while (!stack.empty()) {
+    auto& [n, next] = stack.back();
+    if (next < n->inputs.size()) {
+      Node* in = n->inputs[next++].get();
+      if (interior(in) && !instr.count(in)) {
+        instr[in] = -1;  // being visited
+        stack.emplace_back(in, 0);
+      }
+    } else {
+      Node* done = n;
+      stack.pop_back();
+      emit(done);
+    }
+  }
   return r;
 }
 

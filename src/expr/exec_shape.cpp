@@ -170,8 +170,10 @@ Plan plan_reshape(const Node& n, const InputLayouts& in, int nranks) {
   const Layout& L = *in[0];
   Plan p;
   const std::size_t elem = itemsize(n.dtype);
-  if (L.is_replicated()) {
+  if (L.is_replicated() || L.ndim() == 0) {
+    // One element or a replicated array: every rank gets it all and keeps the buffer.
     p.layout = Layout::replicated(n.shape);
+    p.predicted_bytes = tiling::bytes_to_move(L, Layout::replicated(L.shape()), nranks, elem);
     return p;
   }
   const Layout rows = row_linear(L) ? L : Layout::rows(L.shape(), nranks);
@@ -185,9 +187,10 @@ Plan plan_reshape(const Node& n, const InputLayouts& in, int nranks) {
 DistArray exec_reshape(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm) {
   const DistArray& src = *in[0];
   const Layout& L = src.layout();
-  if (L.is_replicated()) {
+  if (L.is_replicated() || L.ndim() == 0) {
+    const DistArray whole = redistribute(src, Layout::replicated(L.shape()), comm);
     DistArray out(p.layout, n.dtype, comm.rank(), false);
-    out.tiles()[0].data = src.tiles()[0].data;
+    out.tiles()[0].data = whole.tiles()[0].data;
     return out;
   }
   const DistArray rows = row_linear(L) ? src : redistribute(src, Layout::rows(L.shape(), comm.size()), comm);

@@ -218,6 +218,8 @@ void evaluate(const NodePtr& root) {
     } catch (...) {
       err = std::current_exception();
     }
+    // An error agree() raised inside the unit is already thrown on every rank.
+    if (comm.is_agreed(err)) std::rethrow_exception(err);
     comm.agree(err);  // every rank throws the same error, or none does
 
     values[u.node] = out;

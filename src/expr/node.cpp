@@ -80,6 +80,19 @@ std::string Node::label() const {
   }
 }
 
+Node::~Node() {
+  std::vector<NodePtr> pending = std::move(inputs);
+  while (!pending.empty()) {
+    NodePtr n = std::move(pending.back());
+    pending.pop_back();
+    if (n.use_count() == 1) {
+      // Last owner: take its inputs before it goes, so its destructor has none to recurse into.
+      for (auto& i : n->inputs) pending.push_back(std::move(i));
+      n->inputs.clear();
+    }
+  }
+}
+
 NodePtr make_node(Op op, Shape shape, DType dtype, std::vector<NodePtr> inputs) {
   auto n = std::make_shared<Node>();
   n->op = op;

@@ -99,6 +99,12 @@ struct Node {
 
   /// "add", "sum(axis=1)", "dot", "slice[0:10:1, ...]" ...
   std::string label() const;
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  /// Releases long chains of inputs iteratively (a lazy loop can build 100,000 nodes).
+  ~Node();
 };
 
 using NodePtr = std::shared_ptr<Node>;

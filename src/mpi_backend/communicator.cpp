@@ -239,21 +239,21 @@ Kind classify(const std::exception_ptr& e, std::string& message) {
   }
 }
 
-[[noreturn]] void raise(Kind kind, const std::string& m) {
+std::exception_ptr make_error(Kind kind, const std::string& m) {
   switch (kind) {
-    case Kind::shape: throw shape_error(m);
-    case Kind::axis: throw axis_error(m);
-    case Kind::dtype: throw dtype_error(m);
-    case Kind::value: throw value_error(m);
-    case Kind::index: throw index_error(m);
-    case Kind::io: throw io_error(m);
-    case Kind::mpi: throw mpi_error(m);
-    case Kind::invalid_argument: throw std::invalid_argument(m);
-    case Kind::out_of_range: throw std::out_of_range(m);
-    case Kind::runtime: throw std::runtime_error(m);
+    case Kind::shape: return std::make_exception_ptr(shape_error(m));
+    case Kind::axis: return std::make_exception_ptr(axis_error(m));
+    case Kind::dtype: return std::make_exception_ptr(dtype_error(m));
+    case Kind::value: return std::make_exception_ptr(value_error(m));
+    case Kind::index: return std::make_exception_ptr(index_error(m));
+    case Kind::io: return std::make_exception_ptr(io_error(m));
+    case Kind::mpi: return std::make_exception_ptr(mpi_error(m));
+    case Kind::invalid_argument: return std::make_exception_ptr(std::invalid_argument(m));
+    case Kind::out_of_range: return std::make_exception_ptr(std::out_of_range(m));
+    case Kind::runtime: return std::make_exception_ptr(std::runtime_error(m));
     case Kind::remote: break;
   }
-  throw remote_error(m);
+  return std::make_exception_ptr(remote_error(m));
 }
 
 }  // namespace
@@ -274,7 +274,37 @@ void Communicator::agree(std::exception_ptr local_error) {
   check(MPI_Bcast(header, 2, MPI_INT64_T, failing, comm_), "MPI_Bcast");
   message.resize(static_cast<std::size_t>(header[1]));
   check(MPI_Bcast(message.data(), static_cast<int>(header[1]), MPI_CHAR, failing, comm_), "MPI_Bcast");
-  raise(static_cast<Kind>(header[0]), message);
+  last_agreed_ = make_error(static_cast<Kind>(header[0]), message);
+  std::rethrow_exception(last_agreed_);
+}
+
+void Communicator::exchange(const std::byte* send, const std::vector<std::int64_t>& send_counts,
+                            const std::vector<std::int64_t>& send_offsets, std::byte* recv,
+                            const std::vector<std::int64_t>& recv_counts, const std::vector<std::int64_t>& recv_offsets) {
+  constexpr std::int64_t chunk = std::int64_t{1} << 30;
+  std::vector<MPI_Request> requests;
+  requests.reserve(static_cast<std::size_t>(2 * size_));
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_ || recv_counts[r] == 0) continue;
+    for (std::int64_t off = 0; off < recv_counts[r]; off += chunk) {
+      requests.emplace_back();
+      const int n = static_cast<int>(std::min(chunk, recv_counts[r] - off));
+      check(MPI_Irecv(recv + recv_offsets[r] + off, n, MPI_BYTE, r, 8, comm_, &requests.back()), "MPI_Irecv");
+    }
+    counters_.bytes_received += recv_counts[r];
+    counters_.messages_received += 1;
+  }
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_ || send_counts[r] == 0) continue;
+    for (std::int64_t off = 0; off < send_counts[r]; off += chunk) {
+      requests.emplace_back();
+      const int n = static_cast<int>(std::min(chunk, send_counts[r] - off));
+      check(MPI_Isend(send + send_offsets[r] + off, n, MPI_BYTE, r, 8, comm_, &requests.back()), "MPI_Isend");
+    }
+    counters_.bytes_sent += send_counts[r];
+    counters_.messages_sent += 1;
+  }
+  check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
 }
 
 }  // namespace spartanxx::backend

@@ -117,11 +117,23 @@ class Communicator {
                                    const std::vector<std::int64_t>& send_offsets,
                                    std::vector<std::int64_t>& recv_counts);
 
+  /// Point-to-point exchange with sizes both sides know in advance (each rank computes
+  /// them from layouts): send_counts[r] bytes at send + send_offsets[r] go to rank r,
+  /// recv_counts[r] bytes from rank r land at recv + recv_offsets[r]. Allocates nothing,
+  /// so no rank can fail locally once it has begun.
+  void exchange(const std::byte* send, const std::vector<std::int64_t>& send_counts,
+                const std::vector<std::int64_t>& send_offsets, std::byte* recv,
+                const std::vector<std::int64_t>& recv_counts, const std::vector<std::int64_t>& recv_offsets);
+
   /// Collective error agreement. Every rank passes the exception it caught in its
   /// local phase (or nullptr). If any rank failed, every rank throws the same typed
   /// exception, carrying the lowest failing rank's message prefixed by "[rank r] ".
   /// Costs one small allreduce when nothing failed.
   void agree(std::exception_ptr local_error);
+
+  /// True for an exception that agree() raised: every rank already throws it, so it
+  /// must propagate without being agreed on again.
+  bool is_agreed(const std::exception_ptr& e) const { return e && e == last_agreed_; }
 
   /// Runs `local` on this rank, then agrees on failure (see agree()).
   template <class F>
@@ -132,6 +144,7 @@ class Communicator {
     } catch (...) {
       err = std::current_exception();
     }
+    if (is_agreed(err)) std::rethrow_exception(err);
     agree(err);
   }
 
@@ -144,6 +157,7 @@ class Communicator {
   void alltoall_bytes(const void* send, std::size_t bytes_each, void* recv);
 
   MPI_Comm comm_ = MPI_COMM_NULL;
+  std::exception_ptr last_agreed_;
   int rank_ = 0;
   int size_ = 1;
   Counters counters_;
