@@ -157,36 +157,12 @@ std::vector<std::byte> Communicator::alltoallv(const std::byte* send, const std:
   // The counts exchange is bookkeeping, not payload: it is not counted.
   recv_counts.assign(size_, 0);
   check(MPI_Alltoall(send_counts.data(), 1, MPI_INT64_T, recv_counts.data(), 1, MPI_INT64_T, comm_), "MPI_Alltoall");
-  std::vector<std::int64_t> recv_offsets(size_ + 1, 0);
-  for (int r = 0; r < size_; ++r) recv_offsets[r + 1] = recv_offsets[r] + recv_counts[r];
-  std::vector<std::byte> recv(static_cast<std::size_t>(recv_offsets[size_]));
-
-  // Point-to-point, skipping empty pairs, in chunks that fit an int count.
-  constexpr std::int64_t chunk = std::int64_t{1} << 30;
-  std::vector<MPI_Request> requests;
-  for (int r = 0; r < size_; ++r) {
-    if (r == rank_ || recv_counts[r] == 0) continue;
-    for (std::int64_t off = 0; off < recv_counts[r]; off += chunk) {
-      requests.emplace_back();
-      const int n = static_cast<int>(std::min(chunk, recv_counts[r] - off));
-      check(MPI_Irecv(recv.data() + recv_offsets[r] + off, n, MPI_BYTE, r, 7, comm_, &requests.back()), "MPI_Irecv");
-    }
-    counters_.bytes_received += recv_counts[r];
-    counters_.messages_received += 1;
-  }
-  for (int r = 0; r < size_; ++r) {
-    if (r == rank_ || send_counts[r] == 0) continue;
-    for (std::int64_t off = 0; off < send_counts[r]; off += chunk) {
-      requests.emplace_back();
-      const int n = static_cast<int>(std::min(chunk, send_counts[r] - off));
-      check(MPI_Isend(send + send_offsets[r] + off, n, MPI_BYTE, r, 7, comm_, &requests.back()), "MPI_Isend");
-    }
-    counters_.bytes_sent += send_counts[r];
-    counters_.messages_sent += 1;
-  }
-  if (recv_counts[rank_] > 0)
-    std::copy_n(send + send_offsets[rank_], recv_counts[rank_], recv.data() + recv_offsets[rank_]);
-  check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+  std::vector<std::int64_t> recv_offsets(size_, 0);
+  std::int64_t total = 0;
+  for (int r = 0; r < size_; ++r) recv_offsets[r] = total, total += recv_counts[r];
+  std::vector<std::byte> recv(static_cast<std::size_t>(total));
+  if (recv_counts[rank_] > 0) std::copy_n(send + send_offsets[rank_], recv_counts[rank_], recv.data() + recv_offsets[rank_]);
+  exchange(send, send_counts, send_offsets, recv.data(), recv_counts, recv_offsets);
   return recv;
 }
 
