@@ -40,6 +40,43 @@ std::vector<Node*> pending_order(Node* root) {
   return order;
 }
 
+/// Structural identity of a node: operation, parameters and (canonical) inputs. Leaves
+/// holding data are identified by address; generated leaves by their parameters.
+std::string structure_key(const Node& n, const std::unordered_map<const Node*, const Node*>& canonical) {
+  std::string key = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", static_cast<int>(n.op), fmt::join(n.shape, ","),
+                                static_cast<int>(n.dtype), n.value, n.value2, n.ivalue, static_cast<int>(n.scalar_kind),
+                                n.seed, static_cast<int>(n.reduce_kind), n.axis, fmt::join(n.perm, ","));
+  for (const auto& sl : n.slices) key += fmt::format("|{}:{}:{}", sl.start, sl.step, sl.length);
+  if (n.result) key += fmt::format("|@{}", static_cast<const void*>(&n));
+  for (const auto& in : n.inputs) {
+    auto it = canonical.find(in.get());
+    key += fmt::format("|<{}>", static_cast<const void*>(it == canonical.end() ? in.get() : it->second));
+  }
+  return key;
+}
+
+/// Common subexpressions: a pending node with the same structure as an earlier one is
+/// replaced, in its consumers, by that one, so each value is computed once.
+void merge_common_subexpressions(Node* root) {
+  const std::vector<Node*> order = pending_order(root);
+  std::unordered_map<std::string, const Node*> first;
+  std::unordered_map<const Node*, const Node*> canonical;
+  for (Node* n : order) {
+    if (n == root) continue;
+    const Node* c = first.emplace(structure_key(*n, canonical), n).first->second;
+    if (c != n) canonical[n] = c;
+  }
+  if (canonical.empty()) return;
+  std::unordered_map<const Node*, NodePtr> owner_of;  // a handle to each node, from a consumer's slot
+  for (Node* n : order)
+    for (const auto& in : n->inputs) owner_of.emplace(in.get(), in);
+  for (Node* n : order)
+    for (auto& in : n->inputs) {
+      auto it = canonical.find(in.get());
+      if (it != canonical.end()) in = owner_of.at(it->second);
+    }
+}
+
 /// One unit of execution: a fused elementwise region, or any other single node.
 struct Unit {
   Node* node = nullptr;              // the node whose result the unit produces
@@ -188,6 +225,7 @@ void evaluate(const NodePtr& root) {
   Communicator& comm = context_comm();
   const int P = comm.size();
   const auto t0 = std::chrono::steady_clock::now();
+  merge_common_subexpressions(root.get());
   Schedule s = schedule(root.get(), P);
 
   // An intermediate nobody else holds is freed after its last reader has run; one a

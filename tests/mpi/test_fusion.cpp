@@ -206,3 +206,25 @@ TEST(Fusion, ReductionsOfExpressionsEqualUnfusedAndAllocateNoFullTemporary) {
     }
   }
 }
+
+TEST(Fusion, CommonSubexpressionsAreComputedOnce) {
+  auto x = sx::random::uniform({301, 5}, 31);
+  auto a = sx::random::uniform({5, 4}, 32);
+  x.evaluate(), a.evaluate();
+  // Built twice, structurally equal: one exp, one dot.
+  auto e = sx::exp(x) + sx::exp(x);
+  auto d = sx::dot(x, a) + sx::dot(x, a);
+  auto both = sx::sum(e) + sx::sum(d);
+  both.evaluate();
+  const auto stats = sx::last_evaluation_stats();
+  int dots = 0, exps = 0;
+  for (const auto& n : stats.nodes) {
+    if (n.op.rfind("dot", 0) == 0) ++dots;
+    for (std::size_t at = n.op.find("exp"); at != std::string::npos; at = n.op.find("exp", at + 1)) ++exps;
+  }
+  EXPECT_EQ(dots, 1) << sx::explain(both);
+  EXPECT_EQ(exps, 1) << sx::explain(both);
+  const Eigen::MatrixXd X = sx::to_eigen(x), A = sx::to_eigen(a);
+  const double expected = 2 * X.array().exp().sum() + 2 * (X * A).sum();
+  EXPECT_NEAR(both.item(), expected, 1e-9 * std::abs(expected));
+}
