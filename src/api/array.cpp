@@ -52,7 +52,8 @@ std::vector<T> to_vector(const Array& a) {
   const auto& node = detail::node_of(a, "to_vector");
   detail::evaluate(node);
   auto& comm = detail::context_comm();
-  std::vector<T> out(static_cast<std::size_t>(a.size()));  // before the collective
+  std::vector<T> out;
+  comm.run_agreed([&] { out.resize(static_cast<std::size_t>(a.size())); });  // a rank short of memory is heard
   const detail::Buffer whole = detail::gather_whole(*node->result, comm);
   detail::convert(whole.data(), node->dtype, reinterpret_cast<std::byte*>(out.data()), dtype_of<T>(), out.size());
   return out;
@@ -68,10 +69,12 @@ Eigen::MatrixXd to_eigen(const Array& a) {
   if (a.ndim() > 2)
     throw shape_error(fmt::format("to_eigen: an array of {} dimensions (shape {}) is not a matrix; use to_xtensor",
                                   a.ndim(), tiling::to_string(a.shape())));
+  Eigen::MatrixXd out;
+  const Eigen::Index rows = a.ndim() >= 1 ? a.shape()[0] : 1, cols = a.ndim() == 2 ? a.shape()[1] : 1;
+  detail::context_comm().run_agreed([&] { out.resize(rows, cols); });  // a rank short of memory is heard
   const std::vector<double> v = to_vector<double>(a);
-  const Eigen::Index rows = a.ndim() >= 1 ? a.shape()[0] : 1;
-  const Eigen::Index cols = a.ndim() == 2 ? a.shape()[1] : 1;
-  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(v.data(), rows, cols);
+  out = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(v.data(), rows, cols);
+  return out;
 }
 
 }  // namespace spartanxx

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "array/buffer.hpp"
 #include "expr/context.hpp"
 #include "mpi_backend/communicator.hpp"
 #include "mpi_backend/runtime.hpp"
@@ -36,6 +37,7 @@ Runtime::Runtime() {
 
 Runtime::~Runtime() {
   if (g_current == this) g_current = nullptr;
+  detail::Buffer::release_pool();
 }
 
 int Runtime::rank() const { return impl_->comm.rank(); }

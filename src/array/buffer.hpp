@@ -47,6 +47,9 @@ class Buffer {
 
   /// Bytes of buffers allocated on this rank since the program started.
   static std::int64_t allocated_total();
+  /// Returns the freed blocks kept for reuse to the system (at most 1 GiB is kept;
+  /// SPARTANXX_POOL_BYTES sets another cap, 0 turns the pool off).
+  static void release_pool();
 
  private:
   std::shared_ptr<std::byte> data_;

@@ -80,7 +80,7 @@ class Pool {
   std::mutex mutex_;
   std::multimap<std::size_t, std::byte*> free_;
   std::size_t held_ = 0;
-  std::size_t capacity_ = std::size_t{4} << 30;
+  std::size_t capacity_ = std::size_t{1} << 30;
 };
 
 }  // namespace
@@ -94,6 +94,8 @@ Buffer::Buffer(std::size_t bytes) : bytes_(bytes) {
 }
 
 std::int64_t Buffer::allocated_total() { return g_allocated.load(); }
+
+void Buffer::release_pool() { Pool::instance().trim(); }
 
 DistArray::DistArray(Layout layout, DType dtype, int rank, bool allocate) : layout_(std::move(layout)), dtype_(dtype) {
   for (int t : layout_.tiles_of(rank)) {

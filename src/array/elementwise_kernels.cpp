@@ -163,6 +163,23 @@ struct Operand {
 template <class C>
 void run_instruction(const FusedInstr& ins, const Operand* ops, index_t n, std::byte* dst, C* scratch) {
   C* ptrs[3];
+  if (ins.op == MapOp::exp || ins.op == MapOp::log || ins.op == MapOp::log1p || ins.op == MapOp::tanh ||
+      ins.op == MapOp::sigmoid || ins.op == MapOp::power) {
+    // Eigen's vector and scalar versions of these differ in the last bit; which one an
+    // element gets must not depend on where it sits in memory (its row, tile or rank).
+    // So every element takes the vector path: aligned scratch, length padded to whole
+    // packets (kChunk is a multiple of 16).
+    const index_t padded = (n + 15) / 16 * 16;
+    for (std::size_t j = 0; j < ins.args.size(); ++j) {
+      ptrs[j] = scratch + j * kChunk;
+      load<C>(ops[j].data, ops[j].dtype, ops[j].stride, n, ptrs[j]);
+      std::fill(ptrs[j] + n, ptrs[j] + padded, C(1));
+    }
+    C* r = scratch + 3 * kChunk;
+    apply<C>(ins.op, padded, ptrs, r);
+    store<C>(r, n, dst, ins.out);
+    return;
+  }
   for (std::size_t j = 0; j < ins.args.size(); ++j) {
     if (ops[j].dtype == ins.compute && ops[j].stride == 1) {
       ptrs[j] = const_cast<C*>(reinterpret_cast<const C*>(ops[j].data));

@@ -276,7 +276,8 @@ void evaluate(const NodePtr& root) {
       if (!i->result && --remaining[i] == 0 && !s.held.count(i)) values.erase(i);
   }
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const std::string history = format_plan(s, &stats.nodes, P);
+  // One text shared by every node this evaluation caches.
+  const auto history = std::make_shared<const std::string>(format_plan(s, &stats.nodes, P));
 
   // Cache what user handles reach; an evaluated node no longer needs its inputs, so
   // loops do not keep every earlier iteration alive.
@@ -298,7 +299,7 @@ Buffer gather_whole(const DistArray& a, Communicator& comm) {
 
 std::string explain_plan(const NodePtr& root) {
   if (root->result) {
-    if (!root->history.empty()) return root->history;
+    if (root->history) return *root->history;
     return fmt::format("materialized {} {} {}\n", tiling::to_string(root->shape), dtype_name(root->dtype),
                        root->result->layout().describe());
   }

@@ -95,7 +95,7 @@ struct Node {
 
   // evaluation
   std::shared_ptr<DistArray> result;  // cached result, when evaluated
-  std::string history;                // explain() text of the evaluation that made `result`
+  std::shared_ptr<const std::string> history;  // explain() text of the evaluation that made `result`
 
   /// "add", "sum(axis=1)", "dot", "slice[0:10:1, ...]" ...
   std::string label() const;
