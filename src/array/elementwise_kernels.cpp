@@ -147,7 +147,7 @@ void apply(MapOp op, index_t n, C* const* in, C* r) {
       default: break;
     }
   }
-  throw std::logic_error("map_tile: operation not defined for this compute type");
+  throw std::logic_error("fused_tile: operation not defined for this compute type");
 }
 
 /// Where a program operand comes from in the current chunk.
@@ -290,13 +290,6 @@ void fused_tile(const std::vector<FusedInstr>& prog, std::byte* out, const tilin
       row_idx[a] = 0;
     }
   }
-}
-
-void map_tile(MapOp op, DType compute, std::byte* out, DType out_dtype, const tiling::Shape& out_shape,
-              const std::vector<MapInput>& inputs) {
-  FusedInstr ins{op, compute, out_dtype, {}};
-  for (std::size_t i = 0; i < inputs.size(); ++i) ins.args.push_back(-static_cast<int>(i) - 1);
-  fused_tile({ins}, out, out_shape, inputs);
 }
 
 void convert(const std::byte* in, DType in_dtype, std::byte* out, DType out_dtype, std::size_t n) {

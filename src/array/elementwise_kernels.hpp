@@ -37,14 +37,10 @@ struct FusedInstr {
 
 /// Runs a fused program over one output tile chunk by chunk: no intermediate exists
 /// beyond a chunk (a few KiB). The last instruction's result is written to `out` (C
-/// order over out_shape); externals broadcast as in map_tile.
+/// order over out_shape). Comparisons and logical operations yield 0/1 in the compute
+/// type.
 void fused_tile(const std::vector<FusedInstr>& prog, std::byte* out, const tiling::Shape& out_shape,
                 const std::vector<MapInput>& inputs);
-
-/// out (C order over out_shape, dtype out_dtype) = op(inputs...) computed in `compute`.
-/// Comparisons and logical operations yield 0/1 in the compute type.
-void map_tile(MapOp op, DType compute, std::byte* out, DType out_dtype, const tiling::Shape& out_shape,
-              const std::vector<MapInput>& inputs);
 
 /// Converts n elements between dtypes (to bool: x != 0).
 void convert(const std::byte* in, DType in_dtype, std::byte* out, DType out_dtype, std::size_t n);

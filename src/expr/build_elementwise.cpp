@@ -181,9 +181,4 @@ Array where(const Array& cond, const Array& a, const Array& b) {
 }
 Array clip(const Array& a, const Array& lo, const Array& hi) { return minimum(maximum(a, lo), hi); }
 
-namespace detail {
-Array weak_scalar(double value, DType kind);
-Array weak_scalar(std::int64_t value, DType kind);
-}  // namespace detail
-
 }  // namespace spartanxx
