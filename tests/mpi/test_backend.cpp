@@ -16,11 +16,15 @@
 #include <typeinfo>
 #include <vector>
 
+#include "mpi/test_support.hpp"
 #include "mpi_backend/communicator.hpp"
 #include "spartanxx/errors.hpp"
 
 namespace spartanxx::backend {
 namespace {
+
+using spartanxx_test::world_rank;
+using spartanxx_test::world_size;
 
 static_assert(!std::is_copy_constructible_v<Communicator>, "Communicator must not be copyable");
 static_assert(!std::is_copy_assignable_v<Communicator>, "Communicator must not be copy-assignable");
@@ -30,17 +34,7 @@ static_assert(std::is_nothrow_destructible_v<Communicator>, "destructors never t
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
 
-int world_size() {
-  int s = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &s);
-  return s;
-}
 
 // ---------------------------------------------------------------------------------
 // Construction, ownership

@@ -21,11 +21,17 @@
 #include <Eigen/Core>
 #include <xtensor/xarray.hpp>
 
+#include "mpi/test_support.hpp"
 #include "spartanxx/spartanxx.hpp"
 
 namespace sx = spartanxx;
 
 namespace {
+
+using spartanxx_test::world_rank;
+using spartanxx_test::world_size;
+using spartanxx_test::shape_str;
+using spartanxx_test::test_matrix;
 
 using sx::DType;
 using sx::Shape;
@@ -41,33 +47,8 @@ std::int64_t numel(const Shape& s) {
   return n;
 }
 
-std::string shape_str(const Shape& s) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + (s.size() == 1 ? ",)" : ")");
-}
 
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
-int world_size() {
-  int s = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &s);
-  return s;
-}
 
-// Deterministic test data, the same on every rank (same binary, same seed).
-Eigen::MatrixXd test_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed, double lo = -3,
-                            double hi = 3) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<double> dist(lo, hi);
-  Eigen::MatrixXd m(rows, cols);
-  for (Eigen::Index i = 0; i < rows; ++i)
-    for (Eigen::Index j = 0; j < cols; ++j) m(i, j) = dist(gen);
-  return m;
-}
 
 std::vector<double> test_values(std::size_t n, std::uint64_t seed, double lo = -3, double hi = 3) {
   std::mt19937_64 gen(seed);

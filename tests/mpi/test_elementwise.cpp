@@ -19,11 +19,15 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
+#include "mpi/test_support.hpp"
 #include "spartanxx/spartanxx.hpp"
 
 namespace sx = spartanxx;
 
 namespace {
+
+using spartanxx_test::shape_str;
+using spartanxx_test::test_matrix;
 
 using sx::DType;
 using sx::Range;
@@ -38,20 +42,7 @@ constexpr double kRtol = 1e-12;
 // ulps of operands of magnitude ~10 (a kernel may fuse a * b + c into one rounding).
 constexpr double kAtolChain = 1e-13;
 
-std::string shape_str(const Shape& s) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + (s.size() == 1 ? ",)" : ")");
-}
 
-Mat test_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed, double lo = -3, double hi = 3) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<double> dist(lo, hi);
-  Mat m(rows, cols);
-  for (Eigen::Index i = 0; i < rows; ++i)
-    for (Eigen::Index j = 0; j < cols; ++j) m(i, j) = dist(gen);
-  return m;
-}
 
 xt::xarray<double> test_xarray(const std::vector<std::size_t>& shape, std::uint64_t seed, double lo = -3,
                                double hi = 3) {

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 
+#include "mpi/test_support.hpp"
 #include "spartanxx/spartanxx.hpp"
 
 namespace sx = spartanxx;
@@ -15,12 +16,7 @@ namespace sx = spartanxx;
 namespace {
 
 Eigen::MatrixXd matrix(Eigen::Index rows, Eigen::Index cols, unsigned seed) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<double> dist(-2, 2);
-  Eigen::MatrixXd m(rows, cols);
-  for (Eigen::Index i = 0; i < rows; ++i)
-    for (Eigen::Index j = 0; j < cols; ++j) m(i, j) = dist(gen);
-  return m;
+  return spartanxx_test::test_matrix(rows, cols, seed, -2, 2);
 }
 
 /// Restores fusion after a test that switches it off.
