@@ -41,7 +41,70 @@ void copy_box(const std::byte* from, const Box& from_box, std::byte* to, const B
   }
 }
 
+namespace {
+
+/// Partial sums resolved into the needed boxes: a reduce-scatter when no element is
+/// needed twice, otherwise an allreduce of the whole summand (see bytes_to_gather).
+std::vector<Buffer> gather_from_partial(const DistArray& src, const Needs& needs, backend::Communicator& comm) {
+  const Layout& layout = src.layout();
+  const std::size_t elem = itemsize(src.dtype());
+  const int me = comm.rank(), P = comm.size();
+  const Box whole = Box::whole(layout.shape());
+  const Buffer& summand = src.tiles().at(0).data;
+  const bool scatter = tiling::resolve_by_scatter(needs);
+  std::vector<Buffer> out;
+  std::vector<std::int64_t> counts(P, 0);
+  Buffer send, reduced;
+  std::exception_ptr local_error;
+  try {
+    if (src.dtype() == DType::boolean) throw std::logic_error("partial sums of booleans");
+    if (scatter) {
+      std::int64_t total = 0;
+      for (int r = 0; r < P; ++r) {
+        for (const Box& b : needs[r]) counts[r] += b.volume();
+        total += counts[r];
+      }
+      send = Buffer(static_cast<std::size_t>(total) * elem);
+      std::byte* dst = send.data();
+      for (int r = 0; r < P; ++r)
+        for (const Box& b : needs[r]) {
+          copy_box(summand.data(), whole, dst, b, b, elem);
+          dst += b.volume() * static_cast<std::int64_t>(elem);
+        }
+      reduced = Buffer(static_cast<std::size_t>(counts[me]) * elem);
+    } else {
+      reduced = Buffer(summand.bytes());
+      std::memcpy(reduced.data(), summand.data(), summand.bytes());
+    }
+    for (const Box& want : needs[me]) out.emplace_back(static_cast<std::size_t>(want.volume()) * elem);
+  } catch (...) {
+    local_error = std::current_exception();
+  }
+  comm.agree(local_error);
+  visit_dtype(src.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, std::uint8_t>) {
+      if (scatter) comm.reduce_scatter_sum(send.as<T>(), reduced.as<T>(), counts);
+      else comm.allreduce(reduced.as<T>(), static_cast<std::size_t>(tiling::volume(layout.shape())), backend::ReduceOp::sum);
+    }
+  });
+  const std::byte* from = reduced.data();
+  for (std::size_t w = 0; w < needs[me].size(); ++w) {
+    const Box& want = needs[me][w];
+    if (scatter) {
+      std::memcpy(out[w].data(), from, out[w].bytes());
+      from += out[w].bytes();
+    } else {
+      copy_box(reduced.data(), whole, out[w].data(), want, want, elem);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<Buffer> gather_boxes(const DistArray& src, const Needs& needs, backend::Communicator& comm) {
+  if (src.layout().is_partial() && comm.size() > 1) return gather_from_partial(src, needs, comm);
   const Layout& layout = src.layout();
   const std::size_t elem = itemsize(src.dtype());
   const int me = comm.rank(), P = comm.size();

@@ -80,15 +80,16 @@ DotGeometry geometry(Strategy s, const Layout& la, const Layout& lb, bool a_vect
       g.needs_a[r].push_back(Box{{0, splits[i]}, {n, splits[i + 1]}});
       g.needs_b[r].push_back(Box{{splits[i], 0}, {splits[i + 1], m}});
     }
-    g.out = Layout::replicated({n, m});
-    if (P > 1) g.bytes += static_cast<std::int64_t>(P) * n * m * static_cast<std::int64_t>(eo);
+    // Each rank holds a summand of the whole product; resolving it is a later step.
+    g.out = Layout::partial({n, m});
+    (void)eo;
   }
   g.bytes += tiling::bytes_to_gather(la, g.needs_a, ea) + tiling::bytes_to_gather(lb, g.needs_b, eb);
   return g;
 }
 
 const char* strategy_name(int s) {
-  return s == kRows ? "row blocks x replicated rhs" : s == kCols ? "replicated lhs x column blocks" : "inner split + allreduce";
+  return s == kRows ? "row blocks x replicated rhs" : s == kCols ? "replicated lhs x column blocks" : "inner split, partial sums";
 }
 
 DType compute_type(DType out) { return out == DType::boolean ? DType::i64 : out; }
@@ -146,25 +147,36 @@ Needs untranspose(Needs needs) {
 
 }  // namespace
 
-Plan plan_dot(const Node& n, const InputLayouts& in, int nranks, DotFold fold) {
+std::vector<Plan> dot_options(const Node& n, const InputLayouts& in, int nranks, DotFold fold) {
   const Layout la = logical_layout(*in[0], fold[0], true), lb = logical_layout(*in[1], fold[1], false);
   const std::size_t ea = itemsize(n.inputs[0]->dtype), eb = itemsize(n.inputs[1]->dtype), eo = itemsize(compute_type(n.dtype));
-  Plan best;
+  std::vector<Plan> options;
   for (int s : {kRows, kCols, kInner}) {
     if (s == kInner && nranks == 1) continue;
     const DotGeometry g =
         geometry(static_cast<Strategy>(s), la, lb, !fold[0] && in[0]->ndim() == 1, !fold[1] && in[1]->ndim() == 1, ea, eb, eo, nranks);
-    if (s == kRows || g.bytes < best.predicted_bytes) {
-      best.variant = s;
-      best.predicted_bytes = g.bytes;
-      best.layout = g.out;
+    Plan p;
+    p.variant = s;
+    p.predicted_bytes = g.bytes;
+    p.strategy = strategy_name(s);
+    if (s == kInner) {
+      if (n.dtype == DType::boolean) {
+        // Booleans are summed as int64 and converted: the allreduce is part of the step.
+        p.layout = Layout::replicated(n.shape);
+        p.predicted_bytes += tiling::bytes_to_move(g.out, Layout::replicated(g.out.shape()), nranks, eo);
+        p.strategy = "inner split + allreduce";
+      } else {
+        p.layout = Layout::partial(n.shape);
+      }
+    } else {
+      // Back from matrix form to the result's own shape.
+      p.layout = g.out;
+      if (!fold[1] && in[1]->ndim() == 1) p.layout = tiling::remove_axis(p.layout, 1);
+      if (!fold[0] && in[0]->ndim() == 1) p.layout = tiling::remove_axis(p.layout, 0);
     }
+    options.push_back(std::move(p));
   }
-  best.strategy = strategy_name(best.variant);
-  // Back from matrix form to the result's own shape.
-  if (!fold[1] && in[1]->ndim() == 1) best.layout = tiling::remove_axis(best.layout, 1);
-  if (!fold[0] && in[0]->ndim() == 1) best.layout = tiling::remove_axis(best.layout, 0);
-  return best;
+  return options;
 }
 
 DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm, DotFold fold) {
@@ -217,6 +229,11 @@ DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communic
       const Buffer a = as_type(ga[i], A.dtype(), ct, rows * kb);
       const Buffer b = as_type(gb[i], B.dtype(), ct, kb * cols);
       gemm_dispatch(ct, a.data(), ta, b.data(), tb, acc.data(), rows, kb, cols, true);
+    }
+    if (p.layout.is_partial()) {
+      DistArray partial(p.layout, n.dtype, me, /*allocate=*/false);
+      partial.tiles()[0].data = acc;  // the compute type is the result's type here
+      return partial;
     }
     comm.agree(nullptr);
     visit_dtype(ct, [&](auto tag) {

@@ -104,9 +104,48 @@ void reduce_region_tile(const Region& r, const RegionInputs& in, std::size_t t, 
   }
 }
 
+/// This rank's summand of a split sum: its tiles' partials added into an array of the
+/// whole result's shape, zero elsewhere.
+DistArray summand_of(const DistArray& values, const Layout& in, int axis, const Layout& partial) {
+  DistArray out(partial, values.dtype(), 0, /*allocate=*/true);
+  Tile& dst = out.tiles()[0];
+  const Shape& os = partial.shape();
+  const auto strides = tiling::row_major_strides(os);
+  visit_dtype(values.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* d = dst.data.as<T>();
+    std::fill(d, d + tiling::volume(os), T(0));
+    for (const Tile& t : values.tiles()) {
+      const T* src = t.data.as<T>();
+      if (axis < 0) {
+        d[0] += src[0];
+        continue;
+      }
+      Box b = in.tile_box(t.id);
+      if (b.empty()) continue;
+      b.lo.erase(b.lo.begin() + axis);
+      b.hi.erase(b.hi.begin() + axis);
+      const index_t count = b.volume();
+      const Shape bs = b.shape();
+      // Walk the box in C order; element i of the partial goes to its global offset.
+      std::vector<index_t> idx(b.lo);
+      for (index_t i = 0; i < count; ++i) {
+        index_t off = 0;
+        for (std::size_t a = 0; a < idx.size(); ++a) off += idx[a] * strides[a];
+        d[off] += src[i];
+        for (int a = static_cast<int>(idx.size()) - 1; a >= 0; --a) {
+          if (++idx[a] < b.hi[a]) break;
+          idx[a] = b.lo[a];
+        }
+      }
+    }
+  });
+  return out;
+}
+
 }  // namespace
 
-Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks, const Region* region) {
+Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks, const Region* region, const Layout* target) {
   Plan p;
   std::optional<Plan> fused;
   if (region) {
@@ -120,8 +159,10 @@ Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks, const Region
     p.strategy += "within tiles";
     return p;
   }
-  // Combined results are replicated: every rank gets every partial.
-  if (n.axis < 0) {
+  // Combined results go where asked, or are replicated: every rank gets every partial.
+  if (target && !target->is_partial()) {
+    p.layout = *target;
+  } else if (n.axis < 0) {
     p.layout = Layout::replicated({});
   } else {
     Shape shape = L.shape();
@@ -138,6 +179,25 @@ Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks, const Region
   p.predicted_bytes += tiling::bytes_to_gather(partial, partial_needs(p.layout, partial, n.axis, nranks), elem);
   p.strategy += "gather partials";
   return p;
+}
+
+std::vector<Plan> reduce_options(const Node& n, const InputLayouts& in, int nranks, const Region* region,
+                                 const Layout* target) {
+  std::vector<Plan> options{plan_reduce(n, in, nranks, region, target)};
+  if (n.reduce_kind != ReduceKind::sum || n.dtype == DType::boolean) return options;
+  std::optional<Plan> fused;
+  if (region) fused = plan_region(*region, in, nranks);
+  const Layout& L = region ? fused->layout : *in[0];
+  if (local_only(L, n.axis)) return options;
+  // A replicated tile would be summed once per rank.
+  for (int o : L.owners())
+    if (o == tiling::kReplicated) return options;
+  Plan p;
+  p.layout = Layout::partial(n.shape);
+  p.predicted_bytes = region ? fused->predicted_bytes : 0;
+  p.strategy = (region ? region->label() + " reduced as computed; " : std::string()) + "partial sums";
+  options.push_back(std::move(p));
+  return options;
 }
 
 DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm, const Region* region) {
@@ -194,6 +254,7 @@ DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Commu
     }
   }
   if (local_only(L, n.axis)) return (arg ? indices : values).view_as(p.layout);
+  if (p.layout.is_partial()) return summand_of(values, L, n.axis, p.layout);
 
   // 2. Partials gathered and combined in tile order.
   const Needs needs = partial_needs(p.layout, partial, n.axis, comm.size());

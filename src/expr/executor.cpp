@@ -3,7 +3,9 @@
 // caches results and records what each unit cost.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -77,13 +79,20 @@ void merge_common_subexpressions(Node* root) {
     }
 }
 
-/// One unit of execution: a fused elementwise region, or any other single node.
+/// One unit of execution: a fused elementwise region, or any other single node. The
+/// unit is computed as `plan` says (into plan.layout, which may be partial sums), then
+/// moved into `out`, the layout the optimizer chose for it.
 struct Unit {
   Node* node = nullptr;              // the node whose result the unit produces
   std::vector<Node*> inputs;         // what it reads
   std::unique_ptr<Region> region;    // for elementwise units
   DotFold fold{false, false};        // for dots: transposed operands read in place
   Plan plan;
+  Layout out;
+  std::int64_t convert_bytes = 0;    // moving plan.layout into out
+  /// Computed straight into any layout (a region or a generated source).
+  bool direct() const { return (region && node->op != Op::reduce) || node->inputs.empty(); }
+  std::int64_t predicted_bytes() const { return plan.predicted_bytes + convert_bytes; }
   std::string label() const {
     if (region && node->op == Op::reduce) return fmt::format("{} of {}", node->label(), region->label());
     if (region) return region->label();
@@ -95,10 +104,15 @@ struct Unit {
 struct Schedule {
   std::vector<Unit> units;
   std::unordered_set<const Node*> held;  // pending nodes a user handle (or another graph) also holds
+  // The layout problem: per unit, its candidate layouts and the units it reads.
+  std::vector<std::vector<Layout>> candidates;
+  std::vector<std::vector<int>> reads;       // unit indices of inputs computed in this plan
+  std::vector<int> greedy;                   // candidate index of the greedy plan, per unit
+  std::string key;                           // structure of the graph, for the plan cache
 };
 
-Schedule schedule(Node* root, int P) {
-  Schedule s;
+/// The units: fusion decides which nodes are computed inside others.
+void build_units(Schedule& s, Node* root) {
   const std::vector<Node*> order = pending_order(root);
   std::unordered_map<const Node*, const Node*> consumer;
   std::unordered_map<const Node*, long> graph_refs, owners;
@@ -136,17 +150,11 @@ Schedule schedule(Node* root, int P) {
     const auto c_it = consumer.find(n);
     return c_it != consumer.end() && c_it->second->op == Op::dot;
   };
-
-  s.units.reserve(order.size());  // layouts below point into units
-  std::unordered_map<const Node*, const Layout*> layouts;
-  auto layout_of = [&](const Node* n) -> const Layout& {
-    return n->result ? n->result->layout() : *layouts.at(n);
-  };
+  s.units.reserve(order.size());
   for (Node* n : order) {
     if (interior(n) || folded(n) || absorbed(n)) continue;
     Unit u;
     u.node = n;
-    InputLayouts in;
     if (is_elementwise(n->op)) {
       u.region = std::make_unique<Region>(make_region(n, interior));
       u.inputs = u.region->externals;
@@ -163,26 +171,254 @@ Schedule schedule(Node* root, int P) {
         u.inputs.push_back(input);
       }
     }
-    for (Node* i : u.inputs) in.push_back(&layout_of(i));
-    if (u.region && n->op != Op::reduce) {
-      u.plan = plan_region(*u.region, in, P);
-    } else {
-      switch (n->op) {
-        case Op::reduce: u.plan = plan_reduce(*n, in, P, u.region.get()); break;
-        case Op::dot: u.plan = plan_dot(*n, in, P, u.fold); break;
-        case Op::transpose: u.plan = plan_transpose(*n, in, P); break;
-        case Op::slice: u.plan = plan_slice(*n, in, P); break;
-        case Op::reshape: u.plan = plan_reshape(*n, in, P); break;
-        default: u.plan = plan_source(*n, P); break;
+    s.units.push_back(std::move(u));
+  }
+}
+
+/// Ways to compute a unit from inputs in the given layouts. A direct unit is computed
+/// into `out` itself; the others into the layouts their strategies produce.
+std::vector<Plan> unit_options(const Unit& u, const InputLayouts& in, const Layout* target, int P) {
+  const Node& n = *u.node;
+  if (u.region && n.op != Op::reduce) {
+    const Layout& out = *target;
+    Plan p;
+    p.layout = out;
+    for (std::size_t i = 0; i < in.size(); ++i)
+      p.predicted_bytes += tiling::bytes_to_gather(*in[i], broadcast_needs(out, u.region->externals[i]->shape, P),
+                                                   itemsize(u.region->externals[i]->dtype));
+    if (u.region->members.size() > 1) p.strategy = fmt::format("{} ops in one pass", u.region->members.size());
+    return {p};
+  }
+  switch (n.op) {
+    case Op::reduce: return reduce_options(n, in, P, u.region.get(), target);
+    case Op::dot: return dot_options(n, in, P, u.fold);
+    case Op::transpose: return {plan_transpose(n, in, P)};
+    case Op::slice: return {plan_slice(n, in, P)};
+    case Op::reshape: return {plan_reshape(n, in, P)};
+    default: {
+      Plan p;
+      p.layout = *target;
+      return {p};
+    }
+  }
+}
+
+std::size_t result_itemsize(const Node& n) { return itemsize(n.op == Op::weak_scalar ? n.scalar_kind : n.dtype); }
+
+/// The cheapest way to compute unit `u` into `out`: its plan, the bytes of moving the
+/// plan's layout into `out`, and the total.
+struct Best {
+  Plan plan;
+  std::int64_t convert = 0;
+  tiling::Cost cost;
+};
+Best best_option(const Unit& u, const InputLayouts& in, const Layout& out, int P) {
+  Best best;
+  bool first = true;
+  for (Plan& p : unit_options(u, in, &out, P)) {
+    const std::int64_t convert = p.layout == out ? 0 : tiling::bytes_to_move(p.layout, out, P, result_itemsize(*u.node));
+    const std::int64_t bytes = p.predicted_bytes + convert;
+    if (first || bytes < best.cost.bytes) {
+      best.plan = std::move(p);
+      best.convert = convert;
+      best.cost.bytes = bytes;
+      first = false;
+    }
+  }
+  // Work done again on every rank: a replicated result beyond a single element.
+  const index_t volume = tiling::volume(u.node->shape);
+  if (out.is_replicated() && volume > 1 && P > 1)
+    best.cost.redundant = (P - 1) * volume * static_cast<std::int64_t>(result_itemsize(*u.node));
+  return best;
+}
+
+/// Candidate layouts of a unit: the usual cuts of its shape, the layouts of data the
+/// graph already holds in that shape (or whose row or column splits fit it), and the
+/// greedy plan's choice (added by the caller).
+std::vector<Layout> candidate_layouts(const Node& n, const std::vector<const Layout*>& fixed, int P) {
+  std::vector<Layout> c;
+  auto add = [&](Layout l) {
+    if (std::find(c.begin(), c.end(), l) == c.end()) c.push_back(std::move(l));
+  };
+  const Shape& S = n.shape;
+  if (S.empty() || n.op == Op::weak_scalar) {
+    add(Layout::replicated(S));
+    return c;
+  }
+  add(Layout::rows(S, P));
+  if (P == 1) return c;
+  for (int a = 1; a < static_cast<int>(S.size()) && a < 2; ++a)
+    if (S[a] > 1) add(Layout::blocks(S, a, P));
+  if (S.size() == 2) {
+    int pr = static_cast<int>(std::sqrt(static_cast<double>(P)));
+    while (pr > 1 && P % pr) --pr;
+    if (pr > 1) add(Layout::grid(S, pr, P / pr));
+  }
+  add(Layout::replicated(S));
+  for (const Layout* f : fixed) {
+    if (f->shape() == S) add(*f);
+    if (f->ndim() < 1 || f->is_replicated() || f->is_partial()) continue;
+    // A pure row split of the same extent cuts this shape the same way.
+    bool rows_only = true;
+    for (int a = 1; a < f->ndim(); ++a) rows_only = rows_only && f->tiles_along(a) == 1;
+    if (rows_only && f->shape()[0] == S[0] && f->tiles_along(0) > 1) {
+      std::vector<std::vector<index_t>> splits{f->splits(0)};
+      for (std::size_t a = 1; a < S.size(); ++a) splits.push_back({0, S[a]});
+      add(Layout(S, splits, f->owners()));
+    }
+  }
+  return c;
+}
+
+/// A key of everything planning depends on: operations, shapes, dtypes, parameters that
+/// change layouts (not scalar values or seeds), which nodes are held, the layouts of data
+/// already computed, the rank count and the options.
+std::string structure_of(Node* root, const std::unordered_set<const Node*>& held, int P) {
+  const std::vector<Node*> order = pending_order(root);
+  std::unordered_map<const Node*, int> index;
+  std::string key = fmt::format("P{}f{}", P, options().fusion ? 1 : 0);
+  int fixed = 0;
+  std::unordered_map<const Node*, int> fixed_index;
+  for (Node* n : order) {
+    index[n] = static_cast<int>(index.size());
+    key += fmt::format(";{}:{}:{}:{}:{}:{}:{}", static_cast<int>(n->op), fmt::join(n->shape, ","),
+                       static_cast<int>(n->dtype), static_cast<int>(n->reduce_kind), n->axis, fmt::join(n->perm, ","),
+                       held.count(n) ? "h" : "");
+    for (const auto& sl : n->slices) key += fmt::format("|{}:{}:{}", sl.start, sl.step, sl.length);
+    for (const auto& in : n->inputs) {
+      if (in->result) {
+        auto [it, fresh] = fixed_index.emplace(in.get(), fixed);
+        if (fresh) {
+          ++fixed;
+          const Layout& l = in->result->layout();
+          key += fmt::format("|F{}:{}", static_cast<int>(in->dtype), fmt::join(l.shape(), ","));
+          for (int a = 0; a < l.ndim(); ++a) key += fmt::format("/{}", fmt::join(l.splits(a), ","));
+          key += fmt::format("/o{}{}", fmt::join(l.owners(), ","), l.is_partial() ? "p" : "");
+        } else {
+          key += fmt::format("|f{}", it->second);
+        }
+      } else {
+        key += fmt::format("|<{}", index.at(in.get()));
       }
     }
-    s.units.push_back(std::move(u));
-    layouts[n] = &s.units.back().plan.layout;
   }
+  return key;
+}
+
+Schedule schedule(Node* root, int P) {
+  Schedule s;
+  build_units(s, root);
+  const std::size_t N = s.units.size();
+  std::unordered_map<const Node*, int> unit_of;
+  std::vector<const Layout*> fixed;
+  for (std::size_t i = 0; i < N; ++i) unit_of[s.units[i].node] = static_cast<int>(i);
+  s.reads.resize(N);
+  for (std::size_t i = 0; i < N; ++i)
+    for (const Node* in : s.units[i].inputs) {
+      if (in->result) {
+        if (std::find(fixed.begin(), fixed.end(), &in->result->layout()) == fixed.end()) fixed.push_back(&in->result->layout());
+      } else if (std::find(s.reads[i].begin(), s.reads[i].end(), unit_of.at(in)) == s.reads[i].end()) {
+        s.reads[i].push_back(unit_of.at(in));
+      }
+    }
+  // Candidates, and the greedy plan: each unit where its inputs' layouts suggest.
+  s.candidates.resize(N);
+  s.greedy.resize(N);
+  std::vector<Layout> greedy_out(N);
+  for (std::size_t i = 0; i < N; ++i) {
+    Unit& u = s.units[i];
+    InputLayouts in;
+    for (const Node* x : u.inputs) in.push_back(x->result ? &x->result->layout() : &greedy_out[unit_of.at(x)]);
+    Layout g;
+    if (u.direct()) {
+      g = u.node->inputs.empty() ? (u.node->op == Op::weak_scalar || u.node->shape.empty() ? Layout::replicated(u.node->shape)
+                                                                                           : Layout::rows(u.node->shape, P))
+                                 : plan_region(*u.region, in, P).layout;
+    } else {
+      const std::vector<Plan> opts = unit_options(u, in, nullptr, P);
+      const Plan* b = &opts[0];
+      for (const Plan& p : opts)
+        if (p.predicted_bytes + (p.layout.is_partial() ? tiling::bytes_to_move(p.layout, Layout::replicated(p.layout.shape()), P, 8) : 0) <
+            b->predicted_bytes + (b->layout.is_partial() ? tiling::bytes_to_move(b->layout, Layout::replicated(b->layout.shape()), P, 8) : 0))
+          b = &p;
+      g = b->layout.is_partial() ? Layout::replicated(b->layout.shape()) : b->layout;
+    }
+    s.candidates[i] = candidate_layouts(*u.node, fixed, P);
+    auto it = std::find(s.candidates[i].begin(), s.candidates[i].end(), g);
+    if (it == s.candidates[i].end()) {
+      s.candidates[i].push_back(g);
+      it = s.candidates[i].end() - 1;
+    }
+    s.greedy[i] = static_cast<int>(it - s.candidates[i].begin());
+    greedy_out[i] = g;
+  }
+  s.key = structure_of(root, s.held, P);
   return s;
 }
 
-DistArray run_unit(const Unit& u, const InputArrays& in, Communicator& comm) {
+/// The layout problem of a schedule. The cost function reads `s`, which must outlive it.
+tiling::LayoutProblem layout_problem(const Schedule& s, int P) {
+  tiling::LayoutProblem prob;
+  const std::size_t N = s.units.size();
+  for (std::size_t i = 0; i < N; ++i) prob.choices.push_back(static_cast<int>(s.candidates[i].size()));
+  prob.reads = s.reads;
+  prob.cost = [&s, P](int i, int c, const std::vector<int>& rc) {
+    const Unit& u = s.units[i];
+    InputLayouts in;
+    for (const Node* x : u.inputs) {
+      if (x->result) {
+        in.push_back(&x->result->layout());
+        continue;
+      }
+      // The position of x among the unit's reads gives its candidate.
+      const auto& reads = s.reads[i];
+      for (std::size_t k = 0; k < reads.size(); ++k)
+        if (s.units[reads[k]].node == x) in.push_back(&s.candidates[reads[k]][rc[k]]);
+    }
+    return best_option(u, in, s.candidates[i][c], P).cost;
+  };
+  return prob;
+}
+
+/// Plans cached by graph structure: iteration k of a loop reuses iteration 1's choices.
+std::unordered_map<std::string, std::vector<int>>& plan_cache() {
+  static std::unordered_map<std::string, std::vector<int>> cache;
+  return cache;
+}
+
+/// Solves (or recalls) the layout problem and fixes every unit's plan and layout.
+void optimize(Schedule& s, int P) {
+  auto& cache = plan_cache();
+  std::vector<int> choice;
+  auto hit = cache.find(s.key);
+  if (hit != cache.end() && hit->second.size() == s.units.size()) {
+    choice = hit->second;
+  } else {
+    const tiling::LayoutProblem prob = layout_problem(s, P);
+    choice = tiling::solve_layouts(prob).choice;
+    if (cache.size() >= 512) cache.clear();
+    cache[s.key] = choice;
+  }
+  std::unordered_map<const Node*, const Layout*> out_of;
+  for (std::size_t i = 0; i < s.units.size(); ++i) {
+    Unit& u = s.units[i];
+    InputLayouts in;
+    for (const Node* x : u.inputs) in.push_back(x->result ? &x->result->layout() : out_of.at(x));
+    u.out = s.candidates[i][choice[i]];
+    Best b = best_option(u, in, u.out, P);
+    u.plan = std::move(b.plan);
+    u.convert_bytes = b.convert;
+    if (!(u.plan.layout == u.out)) {
+      const std::string how = u.plan.layout.is_partial()
+                                  ? (tiling::resolve_by_scatter(tiling::needs_of(u.out, P)) ? "reduce-scatter" : "allreduce")
+                                  : "redistribute from " + u.plan.layout.describe();
+      u.plan.strategy += (u.plan.strategy.empty() ? "" : "; ") + how;
+    }
+    out_of[u.node] = &u.out;
+  }
+}
+
+DistArray compute_unit(const Unit& u, const InputArrays& in, Communicator& comm) {
   const Node& n = *u.node;
   if (u.region && n.op != Op::reduce) return exec_region(*u.region, in, u.plan, comm);
   switch (n.op) {
@@ -195,6 +431,12 @@ DistArray run_unit(const Unit& u, const InputArrays& in, Communicator& comm) {
   }
 }
 
+DistArray run_unit(const Unit& u, const InputArrays& in, Communicator& comm) {
+  DistArray a = compute_unit(u, in, comm);
+  if (a.layout() == u.out) return a;
+  return redistribute(a, u.out, comm);
+}
+
 std::string format_plan(const Schedule& s, const std::vector<NodeStats>* measured, int P) {
   std::unordered_map<const Node*, int> ids;
   std::string text;
@@ -205,11 +447,11 @@ std::string format_plan(const Schedule& s, const std::vector<NodeStats>* measure
     std::vector<std::string> args;
     for (const Node* in : u.inputs)
       args.push_back(ids.count(in) ? fmt::format("#{}", ids.at(in)) : fmt::format("cached {}", tiling::to_string(in->shape)));
-    total += u.plan.predicted_bytes;
+    total += u.predicted_bytes();
     text += fmt::format("  #{} {}{} -> {} {} {}", i, u.label(), args.empty() ? "" : fmt::format("({})", fmt::join(args, ", ")),
-                        tiling::to_string(u.node->shape), dtype_name(u.node->dtype), u.plan.layout.describe());
+                        tiling::to_string(u.node->shape), dtype_name(u.node->dtype), u.out.describe());
     if (!u.plan.strategy.empty()) text += fmt::format(" [{}]", u.plan.strategy);
-    text += fmt::format(", predicted {} B", u.plan.predicted_bytes);
+    text += fmt::format(", predicted {} B", u.predicted_bytes());
     if (measured)
       text += fmt::format(", measured on this rank: sent {} B, received {} B", (*measured)[i].comm.bytes_sent,
                           (*measured)[i].comm.bytes_received);
@@ -227,6 +469,7 @@ void evaluate(const NodePtr& root) {
   const auto t0 = std::chrono::steady_clock::now();
   merge_common_subexpressions(root.get());
   Schedule s = schedule(root.get(), P);
+  optimize(s, P);
 
   // An intermediate nobody else holds is freed after its last reader has run; one a
   // user (or another graph) holds keeps its result.
@@ -241,8 +484,8 @@ void evaluate(const NodePtr& root) {
     NodeStats ns;
     ns.op = u.label();
     ns.shape = tiling::to_string(u.node->shape);
-    ns.layout = u.plan.layout.describe();
-    ns.predicted_bytes = u.plan.predicted_bytes;
+    ns.layout = u.out.describe();
+    ns.predicted_bytes = u.predicted_bytes();
     const backend::Counters c0 = comm.counters();
     const std::int64_t a0 = Buffer::allocated_total();
     const auto n0 = std::chrono::steady_clock::now();
@@ -304,7 +547,26 @@ std::string explain_plan(const NodePtr& root) {
                        root->result->layout().describe());
   }
   Communicator& comm = context_comm();
-  return format_plan(schedule(root.get(), comm.size()), nullptr, comm.size());
+  Schedule s = schedule(root.get(), comm.size());
+  optimize(s, comm.size());
+  return format_plan(s, nullptr, comm.size());
+}
+
+LayoutReport layout_report(const NodePtr& root) {
+  LayoutReport r;
+  if (root->result) return r;
+  const int P = context_comm().size();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto s = std::make_shared<Schedule>(schedule(root.get(), P));
+  r.problem = layout_problem(*s, P);
+  r.solution = tiling::solve_layouts(r.problem);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // The problem's cost function refers to the schedule: keep it alive with the report.
+  auto cost = r.problem.cost;
+  r.problem.cost = [s, cost](int i, int c, const std::vector<int>& rc) { return cost(i, c, rc); };
+  r.greedy = tiling::assignment_cost(r.problem, s->greedy);
+  for (const Unit& u : s->units) r.steps.push_back(u.label());
+  return r;
 }
 
 EvalStats last_stats() { return g_last; }

@@ -10,6 +10,7 @@
 
 #include "array/elementwise_kernels.hpp"
 #include "expr/node.hpp"
+#include "tiling/optimizer.hpp"
 
 namespace spartanxx::backend {
 class Communicator;
@@ -18,7 +19,7 @@ class Communicator;
 namespace spartanxx::detail {
 
 struct Plan {
-  Layout layout;                     // of the node's result
+  Layout layout;                     // of the node's result (may be partial sums)
   std::string strategy;              // how it is computed, for explain()
   std::int64_t predicted_bytes = 0;  // bytes moved, all ranks together
   int variant = 0;                   // operation-specific choice
@@ -66,14 +67,21 @@ void eval_region_rows(const Region& r, const RegionInputs& in, std::size_t t, co
 
 /// With `region`, the reduction's input is that elementwise region, computed slab by
 /// slab while it is reduced (never materialized); `in` are then the region's externals.
-Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks, const Region* region = nullptr);
+/// `target`: where partials along a split axis are combined (default: replicated).
+Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks, const Region* region = nullptr,
+                 const Layout* target = nullptr);
 DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm,
                       const Region* region = nullptr);
+/// Every way to compute the reduction: plan_reduce's, and for a sum along a split axis
+/// the partial sums each rank holds (resolved by a later step).
+std::vector<Plan> reduce_options(const Node& n, const InputLayouts& in, int nranks, const Region* region = nullptr,
+                                 const Layout* target = nullptr);
 
 /// Which dot operands are 2-d transposes folded into the product: the operand given is
 /// the transpose's input, which the product reads transposed, with no copy.
 using DotFold = std::array<bool, 2>;
-Plan plan_dot(const Node& n, const InputLayouts& in, int nranks, DotFold fold = {false, false});
+/// The dot strategies, each with the layout it produces (the inner split: partial sums).
+std::vector<Plan> dot_options(const Node& n, const InputLayouts& in, int nranks, DotFold fold = {false, false});
 DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm, DotFold fold = {false, false});
 
 Plan plan_transpose(const Node& n, const InputLayouts& in, int nranks);
@@ -92,6 +100,18 @@ void evaluate(const NodePtr& root);
 
 /// The whole array, in C order, on every rank (collective).
 Buffer gather_whole(const DistArray& a, Communicator& comm);
+
+/// The layout problem the optimizer solves for `root` (for tests: its cost function stays
+/// valid while the report lives), the optimizer's answer, and the greedy plan's cost
+/// (each step laid out where its inputs are, as one would without the optimizer).
+struct LayoutReport {
+  tiling::LayoutProblem problem;
+  tiling::LayoutSolution solution;
+  tiling::Cost greedy;
+  std::vector<std::string> steps;  // a label per step
+  double seconds = 0;              // time to build and solve the problem
+};
+LayoutReport layout_report(const NodePtr& root);
 
 /// The plan for `root` as text (plans without running when not yet evaluated).
 std::string explain_plan(const NodePtr& root);

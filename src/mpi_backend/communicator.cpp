@@ -97,6 +97,27 @@ void Communicator::allreduce_raw(void* inout, std::size_t count, MPI_Datatype ty
   }
 }
 
+void Communicator::reduce_scatter_raw(const void* send, void* recv, const std::vector<std::int64_t>& counts,
+                                      MPI_Datatype type, std::size_t elem) {
+  if (counts.size() != static_cast<std::size_t>(size_))
+    throw std::invalid_argument(fmt::format("reduce_scatter: {} counts for {} ranks", counts.size(), size_));
+  std::vector<int> c(counts.size());
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i] > INT_MAX) throw mpi_error(fmt::format("reduce_scatter: {} items is too many", counts[i]));
+    c[i] = static_cast<int>(counts[i]);
+    total += counts[i];
+  }
+  check(MPI_Reduce_scatter(send, recv, c.data(), type, MPI_SUM, comm_), "MPI_Reduce_scatter");
+  if (size_ > 1) {
+    const auto e = static_cast<std::int64_t>(elem);
+    counters_.bytes_sent += (total - counts[rank_]) * e;
+    counters_.bytes_received += (size_ - 1) * counts[rank_] * e;
+    counters_.messages_sent += size_ - 1;
+    counters_.messages_received += size_ - 1;
+  }
+}
+
 void Communicator::allgather_bytes(const void* send, std::size_t bytes, void* recv) {
   if (bytes > static_cast<std::size_t>(INT_MAX)) throw mpi_error(fmt::format("allgather: {} bytes is too large", bytes));
   check(MPI_Allgather(send, static_cast<int>(bytes), MPI_BYTE, recv, static_cast<int>(bytes), MPI_BYTE, comm_),

@@ -68,6 +68,14 @@ class Communicator {
   void allreduce(T* inout, std::size_t count, ReduceOp op) {
     allreduce_raw(inout, count, mpi_type<T>(), sizeof(T), op);
   }
+  /// Sums `send` (sum of counts items, laid out rank by rank) over all ranks; rank r
+  /// receives the counts[r] items of its part into `recv`. Counted as every rank sending
+  /// each other rank's part once.
+  template <class T>
+  void reduce_scatter_sum(const T* send, T* recv, const std::vector<std::int64_t>& counts) {
+    reduce_scatter_raw(send, recv, counts, mpi_type<T>(), sizeof(T));
+  }
+
   template <class T>
   T allreduce(T value, ReduceOp op) {
     allreduce(&value, 1, op);
@@ -151,6 +159,8 @@ class Communicator {
  private:
   void bcast_bytes(void* data, std::size_t bytes, int root);
   void allreduce_raw(void* inout, std::size_t count, MPI_Datatype type, std::size_t elem, ReduceOp op);
+  void reduce_scatter_raw(const void* send, void* recv, const std::vector<std::int64_t>& counts, MPI_Datatype type,
+                          std::size_t elem);
   void allgather_bytes(const void* send, std::size_t bytes, void* recv);
   void allgather_uncounted(const void* send, std::size_t bytes, void* recv);
   void allgatherv_bytes(const void* send, const std::vector<std::int64_t>& byte_counts, void* recv);

@@ -39,6 +39,12 @@ Layout Layout::replicated(const Shape& shape) {
   return Layout(shape, std::move(splits), {kReplicated});
 }
 
+Layout Layout::partial(const Shape& shape) {
+  Layout l = replicated(shape);
+  l.partial_ = true;
+  return l;
+}
+
 Layout Layout::blocks(const Shape& shape, int axis, int nranks) {
   if (shape.empty()) return replicated(shape);
   if (axis < 0 || axis >= static_cast<int>(shape.size()))
@@ -62,7 +68,7 @@ Layout Layout::grid(const Shape& shape, int prow, int pcol) {
 }
 
 bool Layout::is_replicated() const {
-  return std::all_of(owners_.begin(), owners_.end(), [](int o) { return o == kReplicated; });
+  return !partial_ && std::all_of(owners_.begin(), owners_.end(), [](int o) { return o == kReplicated; });
 }
 
 std::vector<int> Layout::tile_coords(int tile) const {
@@ -161,6 +167,7 @@ Layout Layout::permuted(const std::vector<int>& perm) const {
 }
 
 std::string Layout::describe() const {
+  if (partial_) return "partial sums";
   if (is_replicated()) return "replicated";
   std::vector<int> split_axes;
   for (int a = 0; a < ndim(); ++a)
@@ -213,8 +220,29 @@ Needs needs_of(const Layout& layout, int nranks) {
   return needs;
 }
 
+bool resolve_by_scatter(const Needs& needs) {
+  std::vector<Box> all;
+  for (const auto& boxes : needs)
+    for (const Box& b : boxes) {
+      if (b.empty()) continue;
+      for (const Box& o : all)
+        if (!intersect(o, b).empty()) return false;
+      all.push_back(b);
+    }
+  // Within one rank, boxes may overlap only with that rank's own (checked above across all).
+  return true;
+}
+
 std::int64_t bytes_to_gather(const Layout& from, const Needs& needs, std::size_t element_size) {
   std::int64_t bytes = 0;
+  if (from.is_partial()) {
+    const auto P = static_cast<std::int64_t>(needs.size());
+    if (P <= 1) return 0;
+    if (!resolve_by_scatter(needs)) return P * volume(from.shape()) * static_cast<std::int64_t>(element_size);
+    for (const auto& boxes : needs)
+      for (const Box& b : boxes) bytes += (P - 1) * b.volume() * static_cast<std::int64_t>(element_size);
+    return bytes;
+  }
   for (int r = 0; r < static_cast<int>(needs.size()); ++r)
     for (const Box& want : needs[r])
       for (int t : from.tiles_intersecting(want))

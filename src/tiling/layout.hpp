@@ -29,6 +29,10 @@ class Layout {
 
   /// One tile, held whole by every rank.
   static Layout replicated(const Shape& shape);
+  /// Partial sums: every rank holds a whole-shape summand (zero where it contributed
+  /// nothing); the array is their sum, which a later step resolves (allreduce when every
+  /// rank needs all of it, reduce-scatter when each part goes to one rank).
+  static Layout partial(const Shape& shape);
   /// `axis` cut into `nranks` even blocks, block i on rank i (other axes whole).
   static Layout blocks(const Shape& shape, int axis, int nranks);
   /// Row blocks (axis 0); a 0-d array is replicated.
@@ -46,8 +50,11 @@ class Layout {
   int owner(int tile) const { return owners_[tile]; }
   const std::vector<int>& owners() const { return owners_; }
 
-  /// True when every tile is replicated (the usual replicated layout has one tile).
+  /// True when every tile is replicated (the usual replicated layout has one tile);
+  /// false for partial sums.
   bool is_replicated() const;
+  /// True for partial sums (see partial()).
+  bool is_partial() const { return partial_; }
   /// True when `rank` holds a copy of tile `tile`.
   bool holds(int rank, int tile) const { return owners_[tile] == rank || owners_[tile] == kReplicated; }
 
@@ -69,7 +76,7 @@ class Layout {
   Layout permuted(const std::vector<int>& perm) const;
   /// Layouts are equal when shape, splits and owners are.
   friend bool operator==(const Layout& a, const Layout& b) {
-    return a.shape_ == b.shape_ && a.splits_ == b.splits_ && a.owners_ == b.owners_;
+    return a.shape_ == b.shape_ && a.splits_ == b.splits_ && a.owners_ == b.owners_ && a.partial_ == b.partial_;
   }
   friend bool operator!=(const Layout& a, const Layout& b) { return !(a == b); }
 
@@ -80,6 +87,7 @@ class Layout {
   Shape shape_;
   std::vector<std::vector<index_t>> splits_;
   std::vector<int> owners_;
+  bool partial_ = false;
 };
 
 /// The layout with a new axis of extent 1 (one tile) inserted at `axis`; same owners.
@@ -95,8 +103,15 @@ Needs needs_of(const Layout& layout, int nranks);
 
 /// Bytes that must cross the network so that every rank gets its needed boxes from
 /// data laid out as `from` (a rank that holds a part already, or a replicated tile,
-/// costs nothing). This is the cost model of redistribution.
+/// costs nothing). This is the cost model of redistribution. From partial sums (see
+/// resolve_by_scatter): a reduce-scatter sends each needed element from every other
+/// rank, (P-1) x volume; an allreduce sends the whole array from every rank, P x size
+/// (nothing on one rank).
 std::int64_t bytes_to_gather(const Layout& from, const Needs& needs, std::size_t element_size);
+
+/// Whether partial sums are resolved into `needs` by a reduce-scatter (no element is
+/// needed by two ranks) rather than an allreduce.
+bool resolve_by_scatter(const Needs& needs);
 
 /// Bytes moved by redistributing from one layout to another.
 std::int64_t bytes_to_move(const Layout& from, const Layout& to, int nranks, std::size_t element_size);
