@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -212,24 +213,33 @@ struct Best {
   std::int64_t convert = 0;
   tiling::Cost cost;
 };
-Best best_option(const Unit& u, const InputLayouts& in, const Layout& out, int P) {
+/// Whether a unit's options depend only on its inputs' layouts, not on the target.
+bool target_free(const Unit& u) {
+  return !u.direct() && u.node->op != Op::reduce;
+}
+
+Best pick(const Unit& u, const std::vector<Plan>& options, const Layout& out, int P, bool keep_plan = true) {
   Best best;
-  bool first = true;
-  for (Plan& p : unit_options(u, in, &out, P)) {
+  const Plan* chosen = nullptr;
+  for (const Plan& p : options) {
     const std::int64_t convert = p.layout == out ? 0 : tiling::bytes_to_move(p.layout, out, P, result_itemsize(*u.node));
     const std::int64_t bytes = p.predicted_bytes + convert;
-    if (first || bytes < best.cost.bytes) {
-      best.plan = std::move(p);
+    if (!chosen || bytes < best.cost.bytes) {
+      chosen = &p;
       best.convert = convert;
       best.cost.bytes = bytes;
-      first = false;
     }
   }
+  if (keep_plan && chosen) best.plan = *chosen;
   // Work done again on every rank: a replicated result beyond a single element.
   const index_t volume = tiling::volume(u.node->shape);
   if (out.is_replicated() && volume > 1 && P > 1)
     best.cost.redundant = (P - 1) * volume * static_cast<std::int64_t>(result_itemsize(*u.node));
   return best;
+}
+
+Best best_option(const Unit& u, const InputLayouts& in, const Layout& out, int P) {
+  return pick(u, unit_options(u, in, &out, P), out, P);
 }
 
 /// Candidate layouts of a unit: the usual cuts of its shape, the layouts of data the
@@ -362,7 +372,10 @@ tiling::LayoutProblem layout_problem(const Schedule& s, int P) {
   const std::size_t N = s.units.size();
   for (std::size_t i = 0; i < N; ++i) prob.choices.push_back(static_cast<int>(s.candidates[i].size()));
   prob.reads = s.reads;
-  prob.cost = [&s, P](int i, int c, const std::vector<int>& rc) {
+  // Options that do not depend on the target are computed once per input choice.
+  using Key = std::pair<int, std::vector<int>>;
+  auto memo = std::make_shared<std::map<Key, std::vector<Plan>>>();
+  prob.cost = [&s, P, memo](int i, int c, const std::vector<int>& rc) {
     const Unit& u = s.units[i];
     InputLayouts in;
     for (const Node* x : u.inputs) {
@@ -375,7 +388,11 @@ tiling::LayoutProblem layout_problem(const Schedule& s, int P) {
       for (std::size_t k = 0; k < reads.size(); ++k)
         if (s.units[reads[k]].node == x) in.push_back(&s.candidates[reads[k]][rc[k]]);
     }
-    return best_option(u, in, s.candidates[i][c], P).cost;
+    const Layout& out = s.candidates[i][c];
+    if (!target_free(u)) return pick(u, unit_options(u, in, &out, P), out, P, /*keep_plan=*/false).cost;
+    auto [it, fresh] = memo->try_emplace(Key{i, rc});
+    if (fresh) it->second = unit_options(u, in, nullptr, P);
+    return pick(u, it->second, out, P, /*keep_plan=*/false).cost;
   };
   return prob;
 }
@@ -558,9 +575,12 @@ LayoutReport layout_report(const NodePtr& root) {
   const int P = context_comm().size();
   const auto t0 = std::chrono::steady_clock::now();
   auto s = std::make_shared<Schedule>(schedule(root.get(), P));
+  const auto t1 = std::chrono::steady_clock::now();
   r.problem = layout_problem(*s, P);
   r.solution = tiling::solve_layouts(r.problem);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto t2 = std::chrono::steady_clock::now();
+  r.seconds = std::chrono::duration<double>(t2 - t0).count();
+  r.solve_seconds = std::chrono::duration<double>(t2 - t1).count();
   // The problem's cost function refers to the schedule: keep it alive with the report.
   auto cost = r.problem.cost;
   r.problem.cost = [s, cost](int i, int c, const std::vector<int>& rc) { return cost(i, c, rc); };

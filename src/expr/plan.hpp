@@ -110,6 +110,7 @@ struct LayoutReport {
   tiling::Cost greedy;
   std::vector<std::string> steps;  // a label per step
   double seconds = 0;              // time to build and solve the problem
+  double solve_seconds = 0;        // of which solving
 };
 LayoutReport layout_report(const NodePtr& root);
 

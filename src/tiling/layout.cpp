@@ -117,7 +117,9 @@ std::vector<int> Layout::tiles_intersecting(const Box& box) const {
   std::vector<int> out;
   std::vector<int> c = first;
   while (true) {
-    if (!tile_box(tile_id(c)).empty()) out.push_back(tile_id(c));
+    bool empty = false;
+    for (int a = 0; a < ndim() && !empty; ++a) empty = splits_[a][c[a] + 1] == splits_[a][c[a]];
+    if (!empty) out.push_back(tile_id(c));
     int a = ndim() - 1;
     while (a >= 0 && c[a] == last[a]) c[a] = first[a], --a;
     if (a < 0) break;
@@ -245,8 +247,19 @@ std::int64_t bytes_to_gather(const Layout& from, const Needs& needs, std::size_t
   }
   for (int r = 0; r < static_cast<int>(needs.size()); ++r)
     for (const Box& want : needs[r])
-      for (int t : from.tiles_intersecting(want))
-        if (!from.holds(r, t)) bytes += intersect(want, from.tile_box(t)).volume() * static_cast<std::int64_t>(element_size);
+      for (int t : from.tiles_intersecting(want)) {
+        if (from.holds(r, t)) continue;
+        // Volume of want ∩ tile, axis by axis, without building the box.
+        std::int64_t v = static_cast<std::int64_t>(element_size);
+        int rest = t;
+        for (int a = from.ndim() - 1; a >= 0; --a) {
+          const int c = rest % from.tiles_along(a);
+          rest /= from.tiles_along(a);
+          const index_t lo = std::max(want.lo[a], from.splits(a)[c]), hi = std::min(want.hi[a], from.splits(a)[c + 1]);
+          v *= std::max<index_t>(0, hi - lo);
+        }
+        bytes += v;
+      }
   return bytes;
 }
 
