@@ -88,13 +88,15 @@ struct Unit {
   std::vector<Node*> inputs;         // what it reads
   std::unique_ptr<Region> region;    // for elementwise units
   DotFold fold{false, false};        // for dots: transposed operands read in place
+  Node* gradient_z = nullptr;        // dot(X.T(), region(dot(X, w), ...)) in one pass: z = dot(X, w)
   Plan plan;
   Layout out;
   std::int64_t convert_bytes = 0;    // moving plan.layout into out
   /// Computed straight into any layout (a region or a generated source).
-  bool direct() const { return (region && node->op != Op::reduce) || node->inputs.empty(); }
+  bool direct() const { return !gradient_z && ((region && node->op != Op::reduce) || node->inputs.empty()); }
   std::int64_t predicted_bytes() const { return plan.predicted_bytes + convert_bytes; }
   std::string label() const {
+    if (gradient_z) return fmt::format("dot(transposed X, {} of dot(X, w)): one pass over X", region->label());
     if (region && node->op == Op::reduce) return fmt::format("{} of {}", node->label(), region->label());
     if (region) return region->label();
     if (fold[0] || fold[1]) return fmt::format("dot({}, {})", fold[0] ? "transposed" : "-", fold[1] ? "transposed" : "-");
@@ -111,6 +113,61 @@ struct Schedule {
   std::vector<int> greedy;                   // candidate index of the greedy plan, per unit
   std::string key;                           // structure of the graph, for the plan cache
 };
+
+/// dot(X.T(), f(dot(X, w), ...)) with X held split by rows, where the inner dot and the
+/// region feed nothing else: one unit that reads each row block of X once.
+void fuse_gradients(Schedule& s, const std::unordered_set<const Node*>& shared,
+                    const std::unordered_map<const Node*, const Node*>& consumer) {
+  auto sole = [&](const Node* n, const Node* c) {
+    if (n->result || s.held.count(n) || shared.count(n)) return false;
+    const auto it = consumer.find(n);
+    return it != consumer.end() && it->second == c;
+  };
+  std::unordered_map<const Node*, std::size_t> unit_of;
+  for (std::size_t i = 0; i < s.units.size(); ++i) unit_of[s.units[i].node] = i;
+  std::unordered_set<std::size_t> merged;
+  for (Unit& o : s.units) {
+    const Node& outer = *o.node;
+    if (outer.op != Op::dot || !o.fold[0] || o.fold[1] || o.inputs.size() != 2) continue;
+    const Node* X = o.inputs[0];
+    if (!X->result || !gradient_applies(X->result->layout())) continue;
+    Node* rn = o.inputs[1];
+    const auto r_it = unit_of.find(rn);
+    if (r_it == unit_of.end() || merged.count(r_it->second) || !sole(rn, &outer)) continue;
+    Unit& ru = s.units[r_it->second];
+    if (!ru.region || ru.node->op == Op::reduce || ru.region->root != rn) continue;
+    Node* z = nullptr;
+    for (Node* e : ru.region->externals)
+      if (e->op == Op::dot && e->inputs[0].get() == X && e->shape == rn->shape && !e->result && !s.held.count(e) &&
+          !shared.count(e))
+        z = e;
+    if (!z) continue;
+    const auto z_it = unit_of.find(z);
+    if (z_it == unit_of.end() || merged.count(z_it->second)) continue;
+    const Unit& zu = s.units[z_it->second];
+    if (zu.fold[0] || zu.fold[1]) continue;
+    const DType t = z->dtype;
+    if ((t != DType::f64 && t != DType::f32) || X->dtype != t || z->inputs[1]->dtype != t || rn->dtype != t ||
+        outer.dtype != t)
+      continue;
+    // z's only reader must be the region (its consumer is a node inside the region).
+    if (std::find(ru.region->members.begin(), ru.region->members.end(), consumer.at(z)) == ru.region->members.end())
+      continue;
+    o.gradient_z = z;
+    o.region = std::move(ru.region);
+    o.inputs = {o.inputs[0], z->inputs[1].get()};
+    for (Node* e : o.region->externals)
+      if (e != z) o.inputs.push_back(e);
+    merged.insert(r_it->second);
+    merged.insert(z_it->second);
+  }
+  if (merged.empty()) return;
+  std::vector<Unit> kept;
+  kept.reserve(s.units.capacity());
+  for (std::size_t i = 0; i < s.units.size(); ++i)
+    if (!merged.count(i)) kept.push_back(std::move(s.units[i]));
+  s.units = std::move(kept);
+}
 
 /// The units: fusion decides which nodes are computed inside others.
 void build_units(Schedule& s, Node* root) {
@@ -174,12 +231,14 @@ void build_units(Schedule& s, Node* root) {
     }
     s.units.push_back(std::move(u));
   }
+  if (fuse) fuse_gradients(s, shared, consumer);
 }
 
 /// Ways to compute a unit from inputs in the given layouts. A direct unit is computed
 /// into `out` itself; the others into the layouts their strategies produce.
 std::vector<Plan> unit_options(const Unit& u, const InputLayouts& in, const Layout* target, int P) {
   const Node& n = *u.node;
+  if (u.gradient_z) return gradient_options(n, *u.region, *u.gradient_z, in, P);
   if (u.region && n.op != Op::reduce) {
     const Layout& out = *target;
     Plan p;
@@ -437,6 +496,7 @@ void optimize(Schedule& s, int P) {
 
 DistArray compute_unit(const Unit& u, const InputArrays& in, Communicator& comm) {
   const Node& n = *u.node;
+  if (u.gradient_z) return exec_gradient(n, *u.region, *u.gradient_z, in, u.plan, comm);
   if (u.region && n.op != Op::reduce) return exec_region(*u.region, in, u.plan, comm);
   switch (n.op) {
     case Op::reduce: return exec_reduce(n, in, u.plan, comm, u.region.get());

@@ -84,6 +84,14 @@ using DotFold = std::array<bool, 2>;
 std::vector<Plan> dot_options(const Node& n, const InputLayouts& in, int nranks, DotFold fold = {false, false});
 DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm, DotFold fold = {false, false});
 
+/// The gradient product dot(X.T(), f(dot(X, w), ...)) as one pass over X's row blocks
+/// (exec_gradient.cpp). Applies when X is split by rows only, each tile on one rank.
+/// Inputs: X, w, then the region's externals other than z = dot(X, w), in order.
+bool gradient_applies(const Layout& x);
+std::vector<Plan> gradient_options(const Node& outer, const Region& r, const Node& z, const InputLayouts& in, int nranks);
+DistArray exec_gradient(const Node& outer, const Region& r, const Node& z, const InputArrays& in, const Plan& p,
+                        Communicator& comm);
+
 Plan plan_transpose(const Node& n, const InputLayouts& in, int nranks);
 DistArray exec_transpose(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
 

@@ -144,6 +144,9 @@ TEST(Fusion, GradientStepFoldsTheTransposeAndMovesOnlyVectors) {
   const auto stats = sx::last_evaluation_stats();
   const std::string plan = sx::explain(g);
   EXPECT_NE(plan.find("transposed"), std::string::npos) << plan;
+  // One pass over X: z = X w and the region are computed block by block, never whole.
+  EXPECT_NE(plan.find("one pass over X"), std::string::npos) << plan;
+  EXPECT_EQ(stats.nodes.size(), 1u) << plan;
 
   const int P = sx::Runtime::current().size();
   std::int64_t sent = stats.comm.bytes_sent;
@@ -153,12 +156,20 @@ TEST(Fusion, GradientStepFoldsTheTransposeAndMovesOnlyVectors) {
   EXPECT_LE(sent, 2 * P * d * 8) << plan;
   // No transposed copy of X: temporaries stay far below this rank's part of X.
   EXPECT_LT(stats.temp_bytes, (n / P) * d * 8 / 2) << plan;
+  // Nor anything of length n: only blocks of rows, w and the d partial sums.
+  EXPECT_LT(stats.temp_bytes, 64 * 1024) << plan;
 
   const Eigen::MatrixXd Xe = sx::to_eigen(X);
   const Eigen::VectorXd ye = sx::to_eigen(y), we = sx::to_eigen(w);
   const Eigen::VectorXd r = (1.0 / (1.0 + (-(Xe * we).array()).exp())).matrix() - ye;
   const Eigen::VectorXd expected = Xe.transpose() * r;
   EXPECT_LT((sx::to_eigen(g) - expected).cwiseAbs().maxCoeff(), 1e-10);
+  Eigen::VectorXd unfused;
+  {
+    FusionOff off;
+    unfused = sx::to_eigen(sx::dot(X.T(), sx::sigmoid(sx::dot(X, w)) - y));
+  }
+  EXPECT_LT((sx::to_eigen(g) - unfused).cwiseAbs().maxCoeff(), 1e-10);
 }
 
 TEST(Fusion, ReductionsOfExpressionsEqualUnfusedAndAllocateNoFullTemporary) {

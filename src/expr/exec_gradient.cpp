@@ -1,0 +1,133 @@
+// The gradient product Xᵀ f(X w, ...) in one pass over X. With X split by rows, each
+// rank walks its rows of X in cache-sized blocks: z = X_b w, r = f(z, ...) (the fused
+// elementwise region, with z as one of its inputs), g += X_bᵀ r. Every block of X is
+// read from memory once, while it is in cache, and nothing of size n is materialized;
+// the result is each rank's partial sum of the d-sized gradient.
+#include <Eigen/Core>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "expr/plan.hpp"
+#include "mpi_backend/communicator.hpp"
+
+namespace spartanxx::detail {
+namespace {
+
+/// z's layout: the rows of X, the columns of w whole.
+Layout z_layout(const Layout& x, const Shape& z_shape) {
+  std::vector<std::vector<index_t>> splits{x.splits(0)};
+  for (std::size_t a = 1; a < z_shape.size(); ++a) splits.push_back({0, z_shape[a]});
+  return Layout(z_shape, splits, x.owners());
+}
+
+index_t columns(const Shape& s) { return s.size() == 2 ? s[1] : 1; }
+
+template <class T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+}  // namespace
+
+bool gradient_applies(const Layout& x) {
+  if (x.ndim() != 2 || x.tiles_along(1) != 1 || x.is_partial()) return false;
+  for (int o : x.owners())
+    if (o == tiling::kReplicated) return false;
+  return true;
+}
+
+std::vector<Plan> gradient_options(const Node& outer, const Region& r, const Node& z, const InputLayouts& in, int P) {
+  // in: X, w, then the region's externals other than z, in order.
+  const Layout& X = *in[0];
+  const Layout& W = *in[1];
+  Plan p;
+  p.layout = Layout::partial(outer.shape);
+  p.predicted_bytes = tiling::bytes_to_move(W, Layout::replicated(W.shape()), P, itemsize(z.dtype));
+  const Layout lz = z_layout(X, z.shape);
+  std::size_t k = 2;
+  for (const Node* e : r.externals) {
+    if (e == &z) continue;
+    p.predicted_bytes += tiling::bytes_to_gather(*in[k++], broadcast_needs(lz, e->shape, P), itemsize(e->dtype));
+  }
+  p.strategy = "one pass over X's row blocks: X_b w, the region, X_bᵀ r summed";
+  return {p};
+}
+
+DistArray exec_gradient(const Node& outer, const Region& r, const Node& z, const InputArrays& in, const Plan& p,
+                        Communicator& comm) {
+  const DistArray& X = *in[0];
+  const DistArray& W = *in[1];
+  const Layout lz = z_layout(X.layout(), z.shape);
+  const index_t d = X.shape()[1];
+  const index_t k = columns(z.shape);
+  const DType t = z.dtype;
+
+  // w on every rank (d x k values).
+  const Needs whole(comm.size(), std::vector<Box>{Box::whole(W.shape())});
+  const Buffer w = std::move(gather_boxes(W, whole, comm)[0]);
+  // The region's other inputs, aligned with z's rows; z itself is filled block by block.
+  DistArray z_slot(lz, t, comm.rank(), /*allocate=*/false);
+  for (Tile& tile : z_slot.tiles()) tile.data = Buffer(0);
+  InputArrays ext;
+  std::size_t zi = 0, next = 2;
+  for (std::size_t i = 0; i < r.externals.size(); ++i) {
+    if (r.externals[i] == &z) {
+      zi = i;
+      ext.push_back(&z_slot);
+    } else {
+      ext.push_back(in[next++]);
+    }
+  }
+  const RegionInputs ri = gather_region_inputs(r, ext, lz, comm);
+
+  Buffer acc(static_cast<std::size_t>(d * k) * itemsize(t));
+  visit_dtype(t, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_floating_point_v<T>) {
+      Eigen::Map<RowMat<T>> G(acc.as<T>(), d, k);
+      G.setZero();
+      const Eigen::Map<const RowMat<T>> Wm(w.as<T>(), d, k);
+      // Blocks of about 128 KiB of X: they stay in cache between the two products.
+      const index_t block = std::max<index_t>(16, (index_t{128} << 10) / std::max<index_t>(1, d * sizeof(T)));
+      Buffer zb(static_cast<std::size_t>(block * k) * sizeof(T)), rb(static_cast<std::size_t>(block * k) * sizeof(T));
+      for (std::size_t ti = 0; ti < X.tiles().size(); ++ti) {
+        const Tile& xt = X.tiles()[ti];
+        const index_t rows = xt.box.extent(0);
+        const T* xp = xt.data.as<T>();
+        const Shape tile_shape = lz.tile_box(xt.id).shape();
+        for (index_t r0 = 0; r0 < rows; r0 += block) {
+          const index_t nb = std::min(block, rows - r0);
+          const Eigen::Map<const RowMat<T>> Xb(xp + r0 * d, nb, d);
+          Eigen::Map<RowMat<T>> Z(zb.as<T>(), nb, k);
+          Z.noalias() = Xb * Wm;
+          // The region over rows [r0, r0 + nb) of this tile, z read from the block.
+          Shape slab = tile_shape;
+          slab[0] = nb;
+          std::vector<MapInput> inputs = ri.tiles[ti];
+          for (std::size_t i = 0; i < inputs.size(); ++i) {
+            MapInput& mi = inputs[i];
+            if (i == zi) {
+              mi.data = zb.data();
+              mi.shape[0] = nb;
+              continue;
+            }
+            if (mi.shape[0] == 1 && tile_shape[0] != 1) continue;  // broadcast along rows
+            index_t row = 1;
+            for (std::size_t a = 1; a < mi.shape.size(); ++a) row *= mi.shape[a];
+            mi.data += r0 * row * static_cast<index_t>(itemsize(mi.dtype));
+            mi.shape[0] = nb;
+          }
+          fused_tile(r.program, rb.data(), slab, inputs);
+          const Eigen::Map<const RowMat<T>> R(rb.as<T>(), nb, k);
+          G.noalias() += Xb.transpose() * R;
+        }
+      }
+    } else {
+      throw std::logic_error("exec_gradient: floating-point types only");
+    }
+  });
+  DistArray out(p.layout, outer.dtype, comm.rank(), /*allocate=*/false);
+  out.tiles()[0].data = acc;
+  return out;
+}
+
+}  // namespace spartanxx::detail
