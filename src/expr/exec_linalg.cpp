@@ -7,6 +7,7 @@
 #include <Eigen/Core>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <numeric>
 
 #include "array/elementwise_kernels.hpp"
@@ -16,7 +17,14 @@
 namespace spartanxx::detail {
 namespace {
 
-enum Strategy { kRows = 0, kCols = 1, kInner = 2 };
+enum Strategy { kRows = 0, kCols = 1, kInner = 2, kGrid = 3 };
+
+/// The most nearly square pr x pc grid of P ranks with both sides > 1, or {0, 0}.
+std::pair<int, int> process_grid(int P) {
+  int pr = static_cast<int>(std::sqrt(static_cast<double>(P)));
+  while (pr > 1 && P % pr) --pr;
+  return pr > 1 ? std::pair<int, int>{pr, P / pr} : std::pair<int, int>{0, 0};
+}
 
 Layout as_matrix(const Layout& l, bool left) {
   if (l.ndim() == 2) return l;
@@ -48,6 +56,18 @@ DotGeometry geometry(Strategy s, const Layout& la, const Layout& lb, bool a_vect
       }
       if (any) g.needs_b[r].push_back(Box::whole({k, m}));
     }
+  } else if (s == kGrid) {
+    // SUMMA's data movement on a pr x pc grid: rank (i, j) gets row panel i of a and
+    // column panel j of b (what the panel broadcasts along grid rows and columns send)
+    // and computes block (i, j) of the result.
+    const auto [pr, pc] = process_grid(P);
+    g.out = Layout::grid({n, m}, pr, pc);
+    for (int r = 0; r < P; ++r)
+      for (int t : g.out.tiles_of(r)) {
+        const Box ob = g.out.tile_box(t);
+        g.needs_a[r].push_back(Box{{ob.lo[0], 0}, {ob.hi[0], k}});
+        g.needs_b[r].push_back(Box{{0, ob.lo[1]}, {k, ob.hi[1]}});
+      }
   } else if (s == kCols) {
     g.out = lb.tiles_along(0) == 1 && !lb.is_replicated() ? Layout({n, m}, {{0, n}, lb.splits(1)}, lb.owners())
             : b_vector                                    ? Layout::replicated({n, m})
@@ -89,7 +109,10 @@ DotGeometry geometry(Strategy s, const Layout& la, const Layout& lb, bool a_vect
 }
 
 const char* strategy_name(int s) {
-  return s == kRows ? "row blocks x replicated rhs" : s == kCols ? "replicated lhs x column blocks" : "inner split, partial sums";
+  return s == kRows   ? "row blocks x replicated rhs"
+         : s == kCols ? "replicated lhs x column blocks"
+         : s == kGrid ? "SUMMA on a 2-d process grid"
+                      : "inner split, partial sums";
 }
 
 DType compute_type(DType out) { return out == DType::boolean ? DType::i64 : out; }
@@ -151,8 +174,11 @@ std::vector<Plan> dot_options(const Node& n, const InputLayouts& in, int nranks,
   const Layout la = logical_layout(*in[0], fold[0], true), lb = logical_layout(*in[1], fold[1], false);
   const std::size_t ea = itemsize(n.inputs[0]->dtype), eb = itemsize(n.inputs[1]->dtype), eo = itemsize(compute_type(n.dtype));
   std::vector<Plan> options;
-  for (int s : {kRows, kCols, kInner}) {
+  for (int s : {kRows, kCols, kInner, kGrid}) {
     if (s == kInner && nranks == 1) continue;
+    // The grid needs a matrix on each side and a rank count with a 2-d grid.
+    if (s == kGrid && (process_grid(nranks).first == 0 || (!fold[0] && in[0]->ndim() == 1) || (!fold[1] && in[1]->ndim() == 1)))
+      continue;
     const DotGeometry g =
         geometry(static_cast<Strategy>(s), la, lb, !fold[0] && in[0]->ndim() == 1, !fold[1] && in[1]->ndim() == 1, ea, eb, eo, nranks);
     Plan p;
@@ -198,7 +224,20 @@ DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communic
   auto finish = [&](Tile& tile, const Buffer& result) {
     tile.data = as_type(result, ct, n.dtype, tile.box.volume());
   };
-  if (p.variant == kRows || p.variant == kCols) {
+  if (p.variant == kGrid) {
+    for (std::size_t t = 0; t < out.tiles().size(); ++t) {
+      Tile& tile = out.tiles()[t];
+      const index_t r = tile.box.extent(0), c = tile.box.extent(1);
+      Buffer c_buf(static_cast<std::size_t>(r * c) * itemsize(ct));
+      if (k == 0 || r * c == 0) {
+        std::fill(c_buf.data(), c_buf.data() + c_buf.bytes(), std::byte{0});
+      } else {
+        const Buffer a = as_type(ga[t], A.dtype(), ct, r * k), b = as_type(gb[t], B.dtype(), ct, k * c);
+        gemm_dispatch(ct, a.data(), ta, b.data(), tb, c_buf.data(), r, k, c, false);
+      }
+      finish(tile, c_buf);
+    }
+  } else if (p.variant == kRows || p.variant == kCols) {
     const bool by_rows = p.variant == kRows;
     const Buffer whole = by_rows ? (gb.empty() ? Buffer() : as_type(gb[0], B.dtype(), ct, k * cols))
                                  : (ga.empty() ? Buffer() : as_type(ga[0], A.dtype(), ct, rows * k));

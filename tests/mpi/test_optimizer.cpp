@@ -327,3 +327,26 @@ TEST(Optimizer, PlansAreReusedAcrossLoopIterations) {
 }
 
 }  // namespace
+
+namespace {
+
+// Two matrices in 2-d blocks on a 2 x 2 grid: SUMMA's panels (each rank gets its row
+// panel of A and column panel of B) move less than any 1-d strategy.
+TEST(Optimizer, GridOperandsUseSumma) {
+  const int P = world_size();
+  const std::int64_t n = 10;
+  const Eigen::MatrixXd A = spartanxx_test::test_matrix(n, n, 12), B = spartanxx_test::test_matrix(n, n, 13);
+  const tl::Layout L = P == 4 ? tl::Layout::grid({n, n}, 2, 2) : tl::Layout::rows({n, n}, P);
+  sx::Array a = with_layout(A, false, L), b = with_layout(B, false, L);
+  sx::Array c = sx::dot(a, b);
+  c.evaluate();
+  EXPECT_LT((sx::to_eigen(c) - A * B).cwiseAbs().maxCoeff(), 1e-12);
+  if (P != 4) return;
+  const std::string plan = sx::explain(c);
+  EXPECT_NE(plan.find("SUMMA"), std::string::npos) << plan;
+  // Per rank: the half of its A panel and of its B panel it does not hold.
+  EXPECT_EQ(sx::last_evaluation_stats().predicted_bytes, 4 * 2 * (n / 2) * (n / 2) * 8) << plan;
+  EXPECT_EQ(total_sent(), 4 * 2 * (n / 2) * (n / 2) * 8) << plan;
+}
+
+}  // namespace
