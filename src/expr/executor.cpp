@@ -186,14 +186,39 @@ void build_units(Schedule& s, Node* root) {
   for (Node* n : order)
     if (n == root || owners[n] > graph_refs[n]) s.held.insert(n);
   const bool fuse = options().fusion;
-  // An elementwise node is computed inside its consumer's region when nothing else
-  // needs its values: one consumer, no user handle, an elementwise consumer of its shape.
+  // Regions, consumers first: an elementwise node joins the region of its consumers when
+  // no user holds it and every consumer is an elementwise node of its shape in one and
+  // the same region (so where(a > 0, a, -a) computes a once, inside). Otherwise it is
+  // the root of a region of its own.
+  std::unordered_map<const Node*, std::vector<const Node*>> consumers_of;
+  for (Node* n : order)
+    for (const auto& in : n->inputs) {
+      auto& cs = consumers_of[in.get()];
+      if (std::find(cs.begin(), cs.end(), n) == cs.end()) cs.push_back(n);
+    }
+  std::unordered_map<const Node*, const Node*> region_root;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const Node* n = *it;
+    if (n->result || !is_elementwise(n->op)) continue;
+    region_root[n] = n;
+    if (!fuse || s.held.count(n)) continue;
+    const auto cs_it = consumers_of.find(n);
+    if (cs_it == consumers_of.end()) continue;
+    const Node* r = nullptr;
+    bool joins = true;
+    for (const Node* c : cs_it->second) {
+      const auto rc = region_root.find(c);
+      if (!is_elementwise(c->op) || c->shape != n->shape || rc == region_root.end() || (r && rc->second != r)) {
+        joins = false;
+        break;
+      }
+      r = rc->second;
+    }
+    if (joins && r) region_root[n] = r;
+  }
   auto interior = [&](const Node* n) {
-    if (!fuse || n->result || !is_elementwise(n->op) || s.held.count(n) || shared.count(n)) return false;
-    const auto c_it = consumer.find(n);
-    if (c_it == consumer.end()) return false;
-    const Node* c = c_it->second;
-    return is_elementwise(c->op) && c->shape == n->shape;
+    const auto it = region_root.find(n);
+    return it != region_root.end() && it->second != n;
   };
   // An elementwise region that only feeds a reduction is reduced as it is computed.
   auto absorbed = [&](const Node* n) {

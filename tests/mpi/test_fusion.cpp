@@ -235,3 +235,38 @@ TEST(Fusion, CommonSubexpressionsAreComputedOnce) {
   const double expected = 2 * X.array().exp().sum() + 2 * (X * A).sum();
   EXPECT_NEAR(both.item(), expected, 1e-9 * std::abs(expected));
 }
+
+namespace {
+
+// A value read several times inside one expression (where(t > 0, t, -t)) is computed
+// once inside the fused kernel, not materialized.
+TEST(Fusion, ValueReadTwiceInsideARegionIsComputedInside) {
+  const std::int64_t n = 100003;
+  auto x = sx::random::uniform({n}, 31, -1, 1);
+  x.evaluate();
+  auto expr = [&] {
+    auto t = x * 2.0 + 0.5;
+    return sx::where(t > 0.0, t, -t) + sx::square(t);
+  };
+  auto y = expr();
+  y.evaluate();
+  const auto stats = sx::last_evaluation_stats();
+  int full_size_steps = 0;  // scalars aside, one step computes everything
+  for (const auto& ns : stats.nodes) full_size_steps += ns.shape != "()";
+  EXPECT_EQ(full_size_steps, 1) << sx::explain(y);
+  EXPECT_LT(stats.temp_bytes, n * 8 / sx::Runtime::current().size() + 64 * 1024) << sx::explain(y);
+  const std::vector<double> got = sx::to_vector<double>(y), xs = sx::to_vector<double>(x);
+  std::vector<double> unfused;
+  {
+    FusionOff off;
+    unfused = sx::to_vector<double>(expr());
+  }
+  ASSERT_EQ(got.size(), xs.size());
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const double t = xs[i] * 2.0 + 0.5;
+    ASSERT_NEAR(got[i], std::abs(t) + t * t, 1e-12) << i;
+    ASSERT_EQ(got[i], unfused[i]) << i;
+  }
+}
+
+}  // namespace
