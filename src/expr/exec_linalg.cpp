@@ -287,3 +287,106 @@ DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communic
 }
 
 }  // namespace spartanxx::detail
+
+namespace spartanxx::detail {
+
+bool dot_map_applies(const Node& z, const Layout& a) {
+  return z.op == Op::dot && a.ndim() == 2 && !a.is_partial() && (a.tiles_along(1) == 1 || a.is_replicated());
+}
+
+namespace {
+
+/// z = a @ b computed row block by row block of a (row blocks x replicated b); its
+/// layout in z's own shape, and the geometry.
+DotGeometry dot_map_geometry(const Node& z, const Layout& a_src, const Layout& b_src, int P, Layout* z_layout) {
+  const Layout la = as_matrix(a_src, true), lb = as_matrix(b_src, false);
+  const DotGeometry g = geometry(kRows, la, lb, false, b_src.ndim() == 1, itemsize(z.inputs[0]->dtype),
+                                 itemsize(z.inputs[1]->dtype), itemsize(z.dtype), P);
+  *z_layout = b_src.ndim() == 1 ? tiling::remove_axis(g.out, 1) : g.out;
+  return g;
+}
+
+}  // namespace
+
+std::vector<Plan> dot_map_options(const Region& r, const Node& z, const InputLayouts& in, int P) {
+  // in: a, b, then the region's externals other than z, in order.
+  Plan p;
+  const DotGeometry g = dot_map_geometry(z, *in[0], *in[1], P, &p.layout);
+  p.predicted_bytes = g.bytes;
+  std::size_t k = 2;
+  for (const Node* e : r.externals) {
+    if (e == &z) continue;
+    p.predicted_bytes += tiling::bytes_to_gather(*in[k++], broadcast_needs(p.layout, e->shape, P), itemsize(e->dtype));
+  }
+  p.strategy = "row blocks x replicated rhs, the region applied to each block as it is produced";
+  return {p};
+}
+
+DistArray exec_dot_map(const Region& r, const Node& z, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const DistArray& A = *in[0];
+  const DistArray Bm = in[1]->view_as(as_matrix(in[1]->layout(), false));
+  Layout lz;
+  const DotGeometry g = dot_map_geometry(z, A.layout(), in[1]->layout(), comm.size(), &lz);
+  std::vector<Buffer> ga = gather_boxes(A, g.needs_a, comm);
+  std::vector<Buffer> gb = gather_boxes(Bm, g.needs_b, comm);
+  DistArray z_slot(lz, z.dtype, comm.rank(), /*allocate=*/false);
+  for (Tile& tile : z_slot.tiles()) tile.data = Buffer(0);
+  InputArrays ext;
+  std::size_t zi = 0, next = 2;
+  for (std::size_t i = 0; i < r.externals.size(); ++i) {
+    if (r.externals[i] == &z) {
+      zi = i;
+      ext.push_back(&z_slot);
+    } else {
+      ext.push_back(in[next++]);
+    }
+  }
+  const RegionInputs ri = gather_region_inputs(r, ext, lz, comm);
+  DistArray out(lz, r.root->dtype, comm.rank());
+  const index_t kdim = A.shape()[1], m = g.out.shape()[1];
+  const std::size_t out_item = itemsize(r.root->dtype);
+  visit_dtype(z.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_floating_point_v<T>) {
+      using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+      const index_t block = std::max<index_t>(16, (index_t{128} << 10) / std::max<index_t>(1, kdim * sizeof(T)));
+      Buffer zb(static_cast<std::size_t>(block * m) * sizeof(T));
+      for (std::size_t t = 0; t < out.tiles().size(); ++t) {
+        Tile& tile = out.tiles()[t];
+        const Shape tile_shape = tile.box.shape();
+        const index_t rows = tile_shape.empty() ? 1 : tile_shape[0];
+        if (tile.box.empty()) continue;
+        const Eigen::Map<const Mat> B(gb.empty() ? nullptr : gb[0].as<T>(), kdim, m);
+        for (index_t r0 = 0; r0 < rows; r0 += block) {
+          const index_t nb = std::min(block, rows - r0);
+          Eigen::Map<Mat> Z(zb.as<T>(), nb, m);
+          if (kdim == 0) Z.setZero();
+          else Z.noalias() = Eigen::Map<const Mat>(ga[t].as<T>() + r0 * kdim, nb, kdim) * B;
+          Shape slab = tile_shape;
+          slab[0] = nb;
+          std::vector<MapInput> inputs = ri.tiles[t];
+          for (std::size_t i = 0; i < inputs.size(); ++i) {
+            MapInput& mi = inputs[i];
+            if (i == zi) {
+              mi.data = zb.data();
+              mi.shape[0] = nb;
+              continue;
+            }
+            if (mi.shape[0] == 1 && rows != 1) continue;  // broadcast along rows
+            index_t row = 1;
+            for (std::size_t a = 1; a < mi.shape.size(); ++a) row *= mi.shape[a];
+            mi.data += r0 * row * static_cast<index_t>(itemsize(mi.dtype));
+            mi.shape[0] = nb;
+          }
+          fused_tile(r.program, tile.data.data() + static_cast<std::size_t>(r0 * m) * out_item, slab, inputs);
+        }
+      }
+    } else {
+      throw std::logic_error("exec_dot_map: floating-point types only");
+    }
+  });
+  (void)p;
+  return out;
+}
+
+}  // namespace spartanxx::detail

@@ -89,14 +89,18 @@ struct Unit {
   std::unique_ptr<Region> region;    // for elementwise units
   DotFold fold{false, false};        // for dots: transposed operands read in place
   Node* gradient_z = nullptr;        // dot(X.T(), region(dot(X, w), ...)) in one pass: z = dot(X, w)
+  Node* map_dot = nullptr;           // region(dot(a, b), ...) block by block: the dot
   Plan plan;
   Layout out;
   std::int64_t convert_bytes = 0;    // moving plan.layout into out
   /// Computed straight into any layout (a region or a generated source).
-  bool direct() const { return !gradient_z && ((region && node->op != Op::reduce) || node->inputs.empty()); }
+  bool direct() const {
+    return !gradient_z && !map_dot && ((region && node->op != Op::reduce) || node->inputs.empty());
+  }
   std::int64_t predicted_bytes() const { return plan.predicted_bytes + convert_bytes; }
   std::string label() const {
     if (gradient_z) return fmt::format("dot(transposed X, {} of dot(X, w)): one pass over X", region->label());
+    if (map_dot) return fmt::format("{} of dot, block by block", region->label());
     if (region && node->op == Op::reduce) return fmt::format("{} of {}", node->label(), region->label());
     if (region) return region->label();
     if (fold[0] || fold[1]) return fmt::format("dot({}, {})", fold[0] ? "transposed" : "-", fold[1] ? "transposed" : "-");
@@ -160,6 +164,49 @@ void fuse_gradients(Schedule& s, const std::unordered_set<const Node*>& shared,
       if (e != z) o.inputs.push_back(e);
     merged.insert(r_it->second);
     merged.insert(z_it->second);
+  }
+  if (merged.empty()) return;
+  std::vector<Unit> kept;
+  kept.reserve(s.units.capacity());
+  for (std::size_t i = 0; i < s.units.size(); ++i)
+    if (!merged.count(i)) kept.push_back(std::move(s.units[i]));
+  s.units = std::move(kept);
+}
+
+/// region(dot(a, b), ...) where the dot feeds only the region and a is split by rows
+/// only: one unit that maps each row block of the product as it is computed.
+void fuse_dot_maps(Schedule& s, const std::unordered_map<const Node*, std::vector<const Node*>>& consumers_of) {
+  std::unordered_map<const Node*, std::size_t> unit_of;
+  for (std::size_t i = 0; i < s.units.size(); ++i) unit_of[s.units[i].node] = i;
+  std::unordered_set<std::size_t> merged;
+  for (Unit& ru : s.units) {
+    if (!ru.region || ru.node->op == Op::reduce || ru.gradient_z || ru.map_dot) continue;
+    Node* z = nullptr;
+    for (Node* e : ru.region->externals) {
+      if (e->op != Op::dot || e->result || s.held.count(e) || e->shape != ru.node->shape) continue;
+      const Node* a = e->inputs[0].get();
+      if (!a->result || !dot_map_applies(*e, a->result->layout())) continue;
+      const DType t = e->dtype;
+      if ((t != DType::f64 && t != DType::f32) || a->dtype != t || e->inputs[1]->dtype != t) continue;
+      const auto cs = consumers_of.find(e);
+      bool inside = cs != consumers_of.end();
+      if (inside)
+        for (const Node* c : cs->second)
+          inside = inside && std::find(ru.region->members.begin(), ru.region->members.end(), c) != ru.region->members.end();
+      if (!inside) continue;
+      const auto z_it = unit_of.find(e);
+      if (z_it == unit_of.end() || merged.count(z_it->second)) continue;
+      const Unit& zu = s.units[z_it->second];
+      if (zu.fold[0] || zu.fold[1] || zu.gradient_z) continue;
+      z = e;
+      merged.insert(z_it->second);
+      break;
+    }
+    if (!z) continue;
+    ru.map_dot = z;
+    ru.inputs = {z->inputs[0].get(), z->inputs[1].get()};
+    for (Node* e : ru.region->externals)
+      if (e != z) ru.inputs.push_back(e);
   }
   if (merged.empty()) return;
   std::vector<Unit> kept;
@@ -257,6 +304,7 @@ void build_units(Schedule& s, Node* root) {
     s.units.push_back(std::move(u));
   }
   if (fuse) fuse_gradients(s, shared, consumer);
+  if (fuse) fuse_dot_maps(s, consumers_of);
 }
 
 /// Ways to compute a unit from inputs in the given layouts. A direct unit is computed
@@ -264,6 +312,7 @@ void build_units(Schedule& s, Node* root) {
 std::vector<Plan> unit_options(const Unit& u, const InputLayouts& in, const Layout* target, int P) {
   const Node& n = *u.node;
   if (u.gradient_z) return gradient_options(n, *u.region, *u.gradient_z, in, P);
+  if (u.map_dot) return dot_map_options(*u.region, *u.map_dot, in, P);
   if (u.region && n.op != Op::reduce) {
     const Layout& out = *target;
     Plan p;
@@ -522,6 +571,7 @@ void optimize(Schedule& s, int P) {
 DistArray compute_unit(const Unit& u, const InputArrays& in, Communicator& comm) {
   const Node& n = *u.node;
   if (u.gradient_z) return exec_gradient(n, *u.region, *u.gradient_z, in, u.plan, comm);
+  if (u.map_dot) return exec_dot_map(*u.region, *u.map_dot, in, u.plan, comm);
   if (u.region && n.op != Op::reduce) return exec_region(*u.region, in, u.plan, comm);
   switch (n.op) {
     case Op::reduce: return exec_reduce(n, in, u.plan, comm, u.region.get());

@@ -92,6 +92,13 @@ std::vector<Plan> gradient_options(const Node& outer, const Region& r, const Nod
 DistArray exec_gradient(const Node& outer, const Region& r, const Node& z, const InputArrays& in, const Plan& p,
                         Communicator& comm);
 
+/// Elementwise maps on a product, f(dot(a, b), ...), with a split by rows only (or
+/// replicated): each row block of the product is computed and mapped while in cache; the
+/// product is never materialized. Inputs: a, b, then the region's externals other than z.
+bool dot_map_applies(const Node& z, const Layout& a);
+std::vector<Plan> dot_map_options(const Region& r, const Node& z, const InputLayouts& in, int nranks);
+DistArray exec_dot_map(const Region& r, const Node& z, const InputArrays& in, const Plan& p, Communicator& comm);
+
 Plan plan_transpose(const Node& n, const InputLayouts& in, int nranks);
 DistArray exec_transpose(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
 
