@@ -37,10 +37,18 @@ void sum_typed(const T* in, index_t outer, index_t n, index_t inner, V* out) {
       if constexpr (std::is_same_v<T, V>) out[o] = n ? Eigen::Map<const Vec>(base, n).sum() : V(0);
       else out[o] = n ? Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(base, n).template cast<V>().sum() : V(0);
     } else {
+      // Four rows per pass over the accumulator: the rows stream from memory once and
+      // the accumulator (which may not fit in L1) is read and written a quarter as often.
+      using In = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
       Eigen::Map<Vec> acc(out + o * inner, inner);
       acc.setZero();
-      for (index_t k = 0; k < n; ++k)
-        acc += Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(base + k * inner, inner).template cast<V>();
+      index_t k = 0;
+      for (; k + 4 <= n; k += 4) {
+        const In r0(base + k * inner, inner), r1(base + (k + 1) * inner, inner), r2(base + (k + 2) * inner, inner),
+            r3(base + (k + 3) * inner, inner);
+        acc += (r0.template cast<V>() + r1.template cast<V>()) + (r2.template cast<V>() + r3.template cast<V>());
+      }
+      for (; k < n; ++k) acc += In(base + k * inner, inner).template cast<V>();
     }
   }
 }
