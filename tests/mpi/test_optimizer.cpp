@@ -167,6 +167,7 @@ TEST(Optimizer, RandomGraphsMatchExhaustiveSearchAndEigen) {
   const int P = world_size();
   std::mt19937_64 gen(20261129);
   int searched = 0, better_than_greedy = 0;
+  std::int64_t beam_bytes = 0, exact_bytes = 0;
   for (int g = 0; g < 60; ++g) {
     const int max_nodes = std::uniform_int_distribution<int>(2, 10)(gen);
     Value v = random_graph(gen, max_nodes, P);
@@ -180,6 +181,11 @@ TEST(Optimizer, RandomGraphsMatchExhaustiveSearchAndEigen) {
     EXPECT_EQ(tl::assignment_cost(r.problem, r.solution.choice), r.solution.total) << steps;
     EXPECT_FALSE(r.greedy < r.solution.total) << steps;
     if (r.solution.total < r.greedy) ++better_than_greedy;
+    // The beam (here only 3 combinations kept per step) stays close to the optimum.
+    const tl::LayoutSolution narrow = tl::solve_layouts(r.problem, 3);
+    EXPECT_EQ(tl::assignment_cost(r.problem, narrow.choice), narrow.total);
+    beam_bytes += narrow.total.bytes;
+    exact_bytes += r.solution.total.bytes;
     if (combinations(r.problem) <= 200000) {
       std::int64_t visited = 0;
       const sx::tiling::Cost best = exhaustive(r.problem, &visited);
@@ -200,7 +206,10 @@ TEST(Optimizer, RandomGraphsMatchExhaustiveSearchAndEigen) {
     EXPECT_LT((got - v.m).cwiseAbs().maxCoeff(), 1e-10 * (1 + v.m.cwiseAbs().maxCoeff()))
         << "graph " << g << "\n" << sx::explain(v.a);
   }
-  if (world_rank() == 0) std::printf("searched %d graphs exhaustively, %d better than greedy\n", searched, better_than_greedy);
+  if (world_rank() == 0)
+    std::printf("searched %d graphs exhaustively, %d better than greedy; beam of 3: %lld B vs exact %lld B\n", searched,
+                better_than_greedy, static_cast<long long>(beam_bytes), static_cast<long long>(exact_bytes));
+  EXPECT_LE(beam_bytes, exact_bytes + exact_bytes / 10);
   EXPECT_GE(searched, 30);
   if (P > 1) EXPECT_GT(better_than_greedy, 0);
 }
