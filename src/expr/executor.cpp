@@ -614,11 +614,23 @@ std::string format_plan(const Schedule& s, const std::vector<NodeStats>* measure
 
 }  // namespace
 
+/// C++ scalars in the graph get their (replicated, 0-d) values now: they need no plan,
+/// no step and no communication.
+void materialize_scalars(Node* root, Communicator& comm) {
+  for (Node* n : pending_order(root))
+    if (n != root && n->op == Op::weak_scalar) {
+      Plan p;
+      p.layout = Layout::replicated({});
+      n->result = std::make_shared<DistArray>(exec_source(*n, p, comm));
+    }
+}
+
 void evaluate(const NodePtr& root) {
   if (root->result) return;
   Communicator& comm = context_comm();
   const int P = comm.size();
   const auto t0 = std::chrono::steady_clock::now();
+  materialize_scalars(root.get(), comm);
   merge_common_subexpressions(root.get());
   Schedule s = schedule(root.get(), P);
   optimize(s, P);
@@ -699,6 +711,7 @@ std::string explain_plan(const NodePtr& root) {
                        root->result->layout().describe());
   }
   Communicator& comm = context_comm();
+  materialize_scalars(root.get(), comm);
   Schedule s = schedule(root.get(), comm.size());
   optimize(s, comm.size());
   return format_plan(s, nullptr, comm.size());
@@ -709,6 +722,7 @@ LayoutReport layout_report(const NodePtr& root) {
   if (root->result) return r;
   const int P = context_comm().size();
   const auto t0 = std::chrono::steady_clock::now();
+  materialize_scalars(root.get(), context_comm());
   auto s = std::make_shared<Schedule>(schedule(root.get(), P));
   const auto t1 = std::chrono::steady_clock::now();
   r.problem = layout_problem(*s, P);

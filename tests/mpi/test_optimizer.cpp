@@ -218,7 +218,7 @@ TEST(Optimizer, RandomGraphsMatchExhaustiveSearchAndEigen) {
 
 namespace {
 
-/// Unrolled gradient descent on logistic regression: 16 iterations of
+/// Unrolled gradient descent on logistic regression: 25 iterations of
 /// w <- w - 0.1 * X^T (sigmoid(X w) - y), about 50 steps of plan, each gradient one pass
 /// over X.
 TEST(Optimizer, UnrolledTrainingLoopMovesOnlyVectors) {
@@ -230,7 +230,7 @@ TEST(Optimizer, UnrolledTrainingLoopMovesOnlyVectors) {
   sx::Array ya = with_layout(y, true, tl::Layout::rows({n}, P));
   sx::Array w = sx::zeros({d});
   Eigen::VectorXd we = Eigen::VectorXd::Zero(d);
-  const int iterations = 16;
+  const int iterations = 25;
   for (int it = 0; it < iterations; ++it) {
     w = w - 0.1 * sx::dot(Xa.T(), sx::sigmoid(sx::dot(Xa, w)) - ya);
     const Eigen::VectorXd z = X * we;
