@@ -1,11 +1,15 @@
 // spartanxx-bench: times spartanxx against single-node Eigen on the same data, in the
-// same run, and prints a table (and, with --json, a machine-readable report).
+// same run, and prints a table (and, with --json, a machine-readable report). Other
+// baselines in the same run: spartanxx with fusion off, NumPy (--numpy, through
+// scripts/bench_numpy.py on rank 0) and ScaLAPACK's pdgemm for the GEMM (when built).
 //
 //     mpirun -np 2 build/bin/spartanxx-bench --quick
-//     mpirun -np 4 build/bin/spartanxx-bench --gemm-n 4096 --json bench.json
+//     mpirun -np 4 build/bin/spartanxx-bench --gemm-n 4096 --numpy --json bench.json
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <fstream>
@@ -15,6 +19,10 @@
 
 #include "bench_harness.hpp"
 
+// The git revision, written at every build by bench_revision.cmake (generated header).
+#ifdef SPARTANXX_BENCH_REVISION_HEADER
+#include "bench_revision.hpp"
+#endif
 #ifndef SPARTANXX_GIT_REVISION
 #define SPARTANXX_GIT_REVISION "unknown"
 #endif
@@ -28,6 +36,7 @@
 namespace {
 
 using spartanxx::bench::CommTotals;
+using spartanxx::bench::OtherBaseline;
 using spartanxx::bench::Config;
 using spartanxx::bench::median;
 using spartanxx::bench::rate;
@@ -49,127 +58,168 @@ std::string sizes_text(const Result& r) {
   return s;
 }
 
+std::string check_text(double err, bool ran) {
+  if (!ran) return "-";
+  return err <= 1e-10 ? "ok" : fmt::format("MISMATCH {:.1e}", err);
+}
+
 void print_table(const std::vector<Result>& results, int ranks, int reps) {
-  fmt::print("\n{:<12} {:>5}  {:<22} {:>12} {:>12} {:>12} {:>12} {:>9}  {:>11} {:>11}  {}\n", "benchmark",
-             "ranks", "sizes", "spartanxx s", "rate", "eigen s", "eigen rate", "ratio", "sent", "predicted",
-             "check");
+  fmt::print("\n{:<13} {:>5}  {:<20} {:>11} {:>14}  {:<8} {:>11} {:>14} {:>7}  {:>10} {:>10}  {}\n",
+             "benchmark", "ranks", "sizes", "spartanxx s", "rate", "baseline", "baseline s", "baseline rate",
+             "ratio", "sent", "predicted", "check");
   for (const Result& r : results) {
     const double t = median(r.spartanxx_s);
-    const double te = median(r.eigen_s);
+    const double tb = median(r.baseline_s);
     const CommTotals c = r.comm.empty() ? CommTotals{} : r.comm.back();
-    const bool have_eigen = !r.eigen_s.empty();
-    std::string check = "-";
-    if (have_eigen) check = r.max_rel_error <= 1e-10 ? "ok" : fmt::format("MISMATCH {:.1e}", r.max_rel_error);
-    fmt::print("{:<12} {:>5}  {:<22} {:>12.6f} {:>12} {:>12} {:>12} {:>9}  {:>11} {:>11}  {}\n", r.name,
-               ranks, sizes_text(r), t, fmt::format("{:.2f} {}", rate(r.work, t), r.unit),
-               have_eigen ? fmt::format("{:.6f}", te) : "-",
-               have_eigen ? fmt::format("{:.2f} {}", rate(r.work, te), r.unit) : "-",
-               have_eigen ? fmt::format("{:.2f}", te / t) : "-",
-               human_bytes(static_cast<double>(c.bytes_sent)),
-               human_bytes(static_cast<double>(c.predicted_bytes)), check);
+    const bool have = !r.baseline_s.empty();
+    fmt::print("{:<13} {:>5}  {:<20} {:>11.6f} {:>14}  {:<8} {:>11} {:>14} {:>7}  {:>10} {:>10}  {}\n", r.name,
+               ranks, sizes_text(r), t, fmt::format("{:.2f} {}", rate(r.work, t), r.unit), r.baseline,
+               have ? fmt::format("{:.6f}", tb) : "-",
+               have ? fmt::format("{:.2f} {}", rate(r.work, tb), r.unit) : "-",
+               have ? fmt::format("{:.2f}", tb / t) : "-", human_bytes(static_cast<double>(c.bytes_sent)),
+               human_bytes(static_cast<double>(c.predicted_bytes)), check_text(r.max_rel_error, have));
   }
   fmt::print(
-      "\nmedians of {} repetitions after warm-up; spartanxx time = max over ranks; eigen = rank 0 alone,\n"
-      "one core; ratio = eigen s / spartanxx s (above 1: spartanxx is faster); sent = bytes sent by all\n"
-      "ranks in the last repetition (spartanxx::last_evaluation_stats), predicted = the cost model's "
-      "figure.\n",
+      "\nmedians of {} repetitions after warm-up; spartanxx time = max over ranks; baseline eigen = rank 0\n"
+      "alone, one core; baseline unfused = spartanxx with options().fusion = false, same ranks;\n"
+      "ratio = baseline s / spartanxx s (above 1: spartanxx is faster); sent = bytes sent by all ranks in\n"
+      "the last repetition (spartanxx::last_evaluation_stats), predicted = the cost model's figure.\n",
       reps);
-}
 
-// ---- JSON, written by hand: the report is small and flat ----
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(ch));
-        else out += ch;
+  bool any = false;
+  for (const Result& r : results) any = any || !r.others.empty();
+  if (!any) return;
+  fmt::print("\n{:<13} {:<8} {:>11} {:>14} {:>7}  {:<16}  {}\n", "benchmark", "baseline", "baseline s",
+             "baseline rate", "ratio", "check", "note");
+  for (const Result& r : results) {
+    const double t = median(r.spartanxx_s);
+    for (const OtherBaseline& o : r.others) {
+      const double tb = median(o.seconds);
+      const bool have = o.status.empty() && !o.seconds.empty();
+      fmt::print("{:<13} {:<8} {:>11} {:>14} {:>7}  {:<16}  {}\n", r.name, o.name,
+                 have ? fmt::format("{:.6f}", tb) : "-",
+                 have ? fmt::format("{:.2f} {}", rate(r.work, tb), r.unit) : "-",
+                 have ? fmt::format("{:.2f}", tb / t) : "-", check_text(o.max_rel_error, have),
+                 o.status.empty() ? o.note : o.status);
     }
   }
-  return out + "\"";
+  fmt::print(
+      "\nother baselines: medians; numpy = rank 0 alone, one core, on the same values (checked by\n"
+      "checksum: sum and 9 elements); pdgemm = all ranks, time = max over ranks; ratio = baseline s /\n"
+      "spartanxx s (above 1: spartanxx is faster).\n");
 }
 
-std::string json_number(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
+// ---- JSON report (nlohmann::json; ordered_json keeps the keys in the order written) ----
+using Json = nlohmann::ordered_json;
 
-std::string json_numbers(const std::vector<double>& v) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + json_number(v[i]);
-  return s + "]";
+// Non-finite figures (a median of nothing, a ratio to a baseline that did not run) are null.
+Json number_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+
+Json numbers_or_null(const std::vector<double>& v) {
+  Json a = Json::array();
+  for (const double x : v) a.push_back(number_or_null(x));
+  return a;
 }
 
-std::string json_comm(const CommTotals& c) {
-  return fmt::format(
-      "{{\"bytes_sent\": {}, \"bytes_received\": {}, \"messages_sent\": {}, \"predicted_bytes\": {}, "
-      "\"temp_bytes_max\": {}}}",
-      c.bytes_sent, c.bytes_received, c.messages_sent, c.predicted_bytes, c.temp_bytes_max);
+Json comm_json(const CommTotals& c) {
+  return {{"bytes_sent", c.bytes_sent},
+          {"bytes_received", c.bytes_received},
+          {"messages_sent", c.messages_sent},
+          {"predicted_bytes", c.predicted_bytes},
+          {"temp_bytes_max", c.temp_bytes_max}};
 }
 
-std::string json_node(const spartanxx::NodeStats& n) {
-  return fmt::format(
-      "{{\"op\": {}, \"shape\": {}, \"layout\": {}, \"seconds\": {}, \"temp_bytes\": {}, \"bytes_sent\": {}, "
-      "\"bytes_received\": {}, \"predicted_bytes\": {}}}",
-      json_string(n.op), json_string(n.shape), json_string(n.layout), json_number(n.seconds), n.temp_bytes,
-      n.comm.bytes_sent, n.comm.bytes_received, n.predicted_bytes);
+Json node_json(const spartanxx::NodeStats& n) {
+  return {{"op", n.op},
+          {"shape", n.shape},
+          {"layout", n.layout},
+          {"seconds", number_or_null(n.seconds)},
+          {"temp_bytes", n.temp_bytes},
+          {"bytes_sent", n.comm.bytes_sent},
+          {"bytes_received", n.comm.bytes_received},
+          {"predicted_bytes", n.predicted_bytes}};
 }
 
-void write_json(const std::string& path, const std::vector<Result>& results, const Config& cfg, int ranks) {
-  std::string s = "{\n";
-  s += fmt::format("  \"git_revision\": {},\n", json_string(SPARTANXX_GIT_REVISION));
-  s += fmt::format("  \"build_type\": {},\n", json_string(SPARTANXX_BUILD_TYPE));
-  s += fmt::format("  \"compiler\": {},\n", json_string(SPARTANXX_CXX_COMPILER));
-  s += fmt::format("  \"ranks\": {},\n", ranks);
-  s += fmt::format("  \"repetitions\": {},\n", cfg.reps);
-  s += fmt::format("  \"warmup_repetitions\": {},\n", cfg.warmup);
-  s += fmt::format(
-      "  \"config\": {{\"elementwise_n\": {}, \"reduce_rows\": {}, \"reduce_cols\": {}, \"gemm_n\": {}, "
-      "\"eigen\": {}}},\n",
-      cfg.elementwise_n, cfg.reduce_rows, cfg.reduce_cols, cfg.gemm_n, cfg.eigen ? "true" : "false");
-  s += "  \"benchmarks\": [\n";
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    const Result& r = results[i];
-    const double t = median(r.spartanxx_s);
-    const double te = median(r.eigen_s);
-    std::string sizes;
-    for (const auto& [name, value] : r.sizes)
-      sizes += fmt::format("{}{}: {}", sizes.empty() ? "" : ", ", json_string(name), value);
-    std::string comm;
-    for (std::size_t k = 0; k < r.comm.size(); ++k) comm += (k ? ", " : "") + json_comm(r.comm[k]);
-    s += "    {\n";
-    s += fmt::format("      \"name\": {},\n", json_string(r.name));
-    s += fmt::format("      \"expression\": {},\n", json_string(r.expression));
-    s += fmt::format("      \"sizes\": {{{}}},\n", sizes);
-    s += fmt::format("      \"unit\": {},\n", json_string(r.unit));
-    s += fmt::format("      \"work_per_repetition\": {},\n", json_number(r.work));
-    s += fmt::format("      \"spartanxx_seconds\": {},\n", json_numbers(r.spartanxx_s));
-    s += fmt::format("      \"spartanxx_median_seconds\": {},\n", json_number(t));
-    s += fmt::format("      \"spartanxx_rate\": {},\n", json_number(rate(r.work, t)));
-    s += fmt::format("      \"eigen_seconds\": {},\n", json_numbers(r.eigen_s));
-    s += fmt::format("      \"eigen_median_seconds\": {},\n", json_number(te));
-    s += fmt::format("      \"eigen_rate\": {},\n", json_number(r.eigen_s.empty() ? NAN : rate(r.work, te)));
-    s += fmt::format("      \"ratio_eigen_over_spartanxx\": {},\n", json_number(te / t));
-    s += fmt::format("      \"max_rel_error\": {},\n", json_number(r.max_rel_error));
-    std::string nodes;
-    for (std::size_t k = 0; k < r.last_nodes.size(); ++k)
-      nodes += (k ? ",\n        " : "") + json_node(r.last_nodes[k]);
-    s += fmt::format("      \"communication\": [{}],\n", comm);
-    s += fmt::format("      \"rank0_nodes_last_repetition\": [\n        {}\n      ]\n", nodes);
-    s += i + 1 < results.size() ? "    },\n" : "    }\n";
+Json nodes_json(const std::vector<spartanxx::NodeStats>& nodes) {
+  Json a = Json::array();
+  for (const auto& n : nodes) a.push_back(node_json(n));
+  return a;
+}
+
+Json benchmark_json(const Result& r) {
+  const double t = median(r.spartanxx_s);
+  const double te = median(r.baseline_s);
+  Json sizes = Json::object();
+  for (const auto& [name, value] : r.sizes) sizes[name] = value;
+  Json others = Json::array();
+  for (const OtherBaseline& o : r.others) {
+    const double to = median(o.seconds);
+    others.push_back({{"name", o.name},
+                      {"status", o.status.empty() ? "ran" : o.status},
+                      {"note", o.note},
+                      {"seconds", numbers_or_null(o.seconds)},
+                      {"median_seconds", number_or_null(to)},
+                      {"rate", number_or_null(o.seconds.empty() ? NAN : rate(r.work, to))},
+                      {"ratio_baseline_over_spartanxx", number_or_null(to / t)},
+                      {"max_rel_error", number_or_null(o.max_rel_error)}});
   }
-  s += "  ]\n}\n";
+  Json comm = Json::array();
+  for (const CommTotals& c : r.comm) comm.push_back(comm_json(c));
+
+  Json b;
+  b["name"] = r.name;
+  b["expression"] = r.expression;
+  b["sizes"] = std::move(sizes);
+  b["unit"] = r.unit;
+  b["work_per_repetition"] = number_or_null(r.work);
+  b["spartanxx_seconds"] = numbers_or_null(r.spartanxx_s);
+  b["spartanxx_median_seconds"] = number_or_null(t);
+  b["spartanxx_rate"] = number_or_null(rate(r.work, t));
+  b["baseline"] = r.baseline;
+  b["baseline_seconds"] = numbers_or_null(r.baseline_s);
+  b["baseline_median_seconds"] = number_or_null(te);
+  b["baseline_rate"] = number_or_null(r.baseline_s.empty() ? NAN : rate(r.work, te));
+  b["ratio_baseline_over_spartanxx"] = number_or_null(te / t);
+  b["max_rel_error"] = number_or_null(r.max_rel_error);
+  b["other_baselines"] = std::move(others);
+  b["communication"] = std::move(comm);
+  if (!r.baseline_nodes.empty()) b["rank0_nodes_last_baseline_repetition"] = nodes_json(r.baseline_nodes);
+  b["rank0_nodes_last_repetition"] = nodes_json(r.last_nodes);
+  return b;
+}
+
+void write_json(const std::string& path, const std::vector<Result>& results, const Config& cfg, int ranks,
+                const spartanxx::bench::NumpyResults& np) {
+  Json j;
+  j["git_revision"] = SPARTANXX_GIT_REVISION;
+  j["build_type"] = SPARTANXX_BUILD_TYPE;
+  j["compiler"] = SPARTANXX_CXX_COMPILER;
+  j["ranks"] = ranks;
+  j["numpy"] = {{"requested", np.requested},
+                {"status", !np.requested ? "not requested" : np.status.empty() ? "ran" : np.status},
+                {"note", np.note},
+                {"blas", np.blas}};
+#ifdef SPARTANXX_BENCH_SCALAPACK
+  j["scalapack_built"] = true;
+#else
+  j["scalapack_built"] = false;
+#endif
+  j["repetitions"] = cfg.reps;
+  j["warmup_repetitions"] = cfg.warmup;
+  j["config"] = {{"elementwise_n", cfg.elementwise_n}, {"compute_n", cfg.compute_n},
+                 {"reduce_rows", cfg.reduce_rows},     {"reduce_cols", cfg.reduce_cols},
+                 {"gemm_n", cfg.gemm_n},               {"logreg_rows", cfg.logreg_rows},
+                 {"logreg_cols", cfg.logreg_cols},     {"eigen", cfg.eigen},
+                 {"numpy", cfg.numpy},                 {"scalapack", cfg.scalapack},
+                 {"scalapack_nb", cfg.scalapack_nb},   {"slow_reps", cfg.slow_reps}};
+  Json benchmarks = Json::array();
+  for (const Result& r : results) benchmarks.push_back(benchmark_json(r));
+  j["benchmarks"] = std::move(benchmarks);
+
   std::ofstream f(path);
-  f << s;
+  // Text from outside (a compiler name, NumPy's note) is written as given; bytes that are
+  // not UTF-8 become U+FFFD instead of aborting the report.
+  f << j.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
   f.close();
   if (!f) throw spartanxx::io_error(fmt::format("spartanxx-bench: cannot write {}", path));
 }
@@ -183,12 +233,14 @@ int main(int argc, char** argv) {
   Config cfg;
   bool quick = false;
   bool no_eigen = false;
+  bool no_scalapack = false;
+  const std::vector<std::string> all_areas = {"elementwise", "compute", "fusion", "reductions", "gemm", "logreg"};
   std::string json_path;
   std::vector<std::string> only;
 
   CLI::App app{"spartanxx-bench: spartanxx against single-node Eigen on the same data (run under mpirun)"};
   app.add_flag("--quick", quick,
-               "small sizes for a smoke run: n=2^20, 1024x1024, gemm 256 (explicit sizes win)");
+               "small sizes for a smoke run: n=2^20, 1024x1024, gemm 256, logreg 50000x64 (explicit sizes win)");
   app.add_option("--reps", cfg.reps, "timed repetitions per benchmark")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -198,6 +250,10 @@ int main(int argc, char** argv) {
   auto* opt_n = app.add_option("--elementwise-n", cfg.elementwise_n, "elements of x, y, z for a*x + b*y - z")
                     ->check(CLI::PositiveNumber)
                     ->capture_default_str();
+  auto* opt_compute_n =
+      app.add_option("--compute-n", cfg.compute_n, "elements of x, y for the transcendental expressions")
+          ->check(CLI::PositiveNumber)
+          ->capture_default_str();
   auto* opt_rows =
       app.add_option("--reduce-rows", cfg.reduce_rows, "rows of the matrix summed along each axis")
           ->check(CLI::PositiveNumber)
@@ -210,10 +266,31 @@ int main(int argc, char** argv) {
       app.add_option("--gemm-n", cfg.gemm_n, "n of the n x n GEMM (e.g. 4096 for the large case)")
           ->check(CLI::PositiveNumber)
           ->capture_default_str();
+  auto* opt_logreg_rows =
+      app.add_option("--logreg-rows", cfg.logreg_rows, "rows n of X in the logistic-regression gradient")
+          ->check(CLI::PositiveNumber)
+          ->capture_default_str();
+  app.add_option("--logreg-cols", cfg.logreg_cols, "columns d of X in the logistic-regression gradient")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--only", only, "run only these areas")
-      ->check(CLI::IsMember({"elementwise", "reductions", "gemm"}))
+      ->check(CLI::IsMember(all_areas))
       ->delimiter(',');
   app.add_flag("--no-eigen", no_eigen, "skip the Eigen baseline");
+  app.add_flag("--numpy", cfg.numpy,
+               "also time NumPy (scripts/bench_numpy.py on rank 0, before the spartanxx runs); a missing "
+               "python3 or NumPy is reported, not an error");
+  app.add_option("--python", cfg.python, "the interpreter for --numpy (default: python3, then /usr/bin/python3)");
+  app.add_option("--numpy-script", cfg.numpy_script, "the NumPy script (default: <source dir>/scripts/bench_numpy.py)");
+  app.add_flag("--no-scalapack", no_scalapack, "skip ScaLAPACK's pdgemm baseline of the GEMM");
+  app.add_option("--scalapack-nb", cfg.scalapack_nb, "block size of pdgemm's block-cyclic distribution")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--slow-reps", cfg.slow_reps,
+                 "repetitions of the reference-BLAS baselines, pdgemm and NumPy's matmul (no warm-up; "
+                 "0 skips them)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--json", json_path, "also write the report as JSON to this file (rank 0)");
 
   try {
@@ -229,11 +306,13 @@ int main(int argc, char** argv) {
     if (opt_rows->count() == 0) cfg.reduce_rows = 1024;
     if (opt_cols->count() == 0) cfg.reduce_cols = 1024;
     if (opt_gemm->count() == 0) cfg.gemm_n = 256;
+    if (opt_compute_n->count() == 0) cfg.compute_n = std::int64_t{1} << 20;
+    if (opt_logreg_rows->count() == 0) cfg.logreg_rows = 50000;
   }
   cfg.eigen = !no_eigen;
-  const std::set<std::string> areas = only.empty()
-                                          ? std::set<std::string>{"elementwise", "reductions", "gemm"}
-                                          : std::set<std::string>(only.begin(), only.end());
+  cfg.scalapack = !no_scalapack && cfg.slow_reps > 0;
+  const std::set<std::string> areas = only.empty() ? std::set<std::string>(all_areas.begin(), all_areas.end())
+                                                   : std::set<std::string>(only.begin(), only.end());
 
   try {
     if (root) {
@@ -246,21 +325,33 @@ int main(int argc, char** argv) {
     const auto add = [&](std::vector<Result> rs) {
       for (Result& r : rs) {
         if (root) {
-          fmt::print("  {:<12} {:<22} spartanxx median {:.6f} s\n", r.name, sizes_text(r),
+          fmt::print("  {:<13} {:<20} spartanxx median {:.6f} s\n", r.name, sizes_text(r),
                      median(r.spartanxx_s));
           std::fflush(stdout);
         }
         results.push_back(std::move(r));
       }
     };
-    if (areas.count("elementwise")) add(spartanxx::bench::run_elementwise(rt, cfg));
-    if (areas.count("reductions")) add(spartanxx::bench::run_reductions(rt, cfg));
-    if (areas.count("gemm")) add(spartanxx::bench::run_gemm(rt, cfg));
+    // NumPy first, alone: rank 0 runs the script while the other ranks wait.
+    std::vector<std::string> numpy_areas;
+    for (const char* a : {"elementwise", "compute", "reductions", "gemm"})
+      if (areas.count(a)) numpy_areas.emplace_back(a);
+    const spartanxx::bench::NumpyResults np = spartanxx::bench::run_numpy_script(rt, cfg, numpy_areas);
+    if (root && np.requested) {
+      fmt::print("  numpy: {}\n", np.status.empty() ? np.note + "; BLAS " + np.blas : np.status);
+      std::fflush(stdout);
+    }
+    if (areas.count("elementwise")) add(spartanxx::bench::run_elementwise(rt, cfg, np));
+    if (areas.count("compute")) add(spartanxx::bench::run_compute(rt, cfg, np));
+    if (areas.count("fusion")) add(spartanxx::bench::run_fusion(rt, cfg));
+    if (areas.count("reductions")) add(spartanxx::bench::run_reductions(rt, cfg, np));
+    if (areas.count("gemm")) add(spartanxx::bench::run_gemm(rt, cfg, np));
+    if (areas.count("logreg")) add(spartanxx::bench::run_logreg(rt, cfg));
 
     if (root) {
       print_table(results, rt.size(), cfg.reps);
       if (!json_path.empty()) {
-        write_json(json_path, results, cfg, rt.size());
+        write_json(json_path, results, cfg, rt.size(), np);
         fmt::print("wrote {}\n", json_path);
       }
     }

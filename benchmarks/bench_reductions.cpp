@@ -11,7 +11,7 @@ namespace {
 using RowMajorMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 }  // namespace
 
-std::vector<Result> run_reductions(const Runtime& rt, const Config& cfg) {
+std::vector<Result> run_reductions(const Runtime& rt, const Config& cfg, const NumpyResults& np) {
   const std::int64_t rows = cfg.reduce_rows;
   const std::int64_t cols = cfg.reduce_cols;
 
@@ -36,8 +36,12 @@ std::vector<Result> run_reductions(const Runtime& rt, const Config& cfg) {
     Array last;
     time_spartanxx(rt, cfg, res, &last, [&] { return sum(m, axis); });
 
+    Eigen::VectorXd got;
+    if (cfg.eigen || np.requested) {
+      got = to_eigen(last);  // collective; 1-d: a column vector
+      attach_numpy(np, checksum_of(got), res);
+    }
     if (cfg.eigen) {
-      Eigen::VectorXd got = to_eigen(last);  // 1-d: a column vector
       Eigen::VectorXd expected;
       if (axis == 0) {
         // Not em.colwise().sum(): on a row-major matrix Eigen 3.4 runs that 6-8x below

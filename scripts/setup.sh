@@ -8,12 +8,14 @@ packages=(
   libeigen3-dev
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev
-  libxtensor-dev libxsimd-dev xtl-dev
+  libxtensor-dev libxsimd-dev xtl-dev nlohmann-json3-dev
   libfmt-dev
   libgtest-dev libgmock-dev
   libcli11-dev
   zlib1g-dev
   dataset-fashion-mnist
+  python3-numpy
+  libscalapack-openmpi-dev
 )
 
 missing=()

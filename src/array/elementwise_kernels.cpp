@@ -2,6 +2,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -9,12 +10,17 @@
 #include <type_traits>
 
 #include "array/buffer.hpp"
+#include "array/simd_math.hpp"
 
 namespace spartanxx::detail {
 namespace {
 
 using tiling::index_t;
 constexpr index_t kChunk = 1024;
+// Registers and scratch lie in one arena, each kChunk doubles plus five cache lines, so
+// that no two of them share their address modulo 4 KiB (4K aliasing between the stores
+// to one and the loads from the next).
+constexpr std::size_t kRegBytes = kChunk * 8 + 320;
 
 template <class T>
 using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
@@ -67,132 +73,212 @@ C int_pow(C base, C exp) {
   return result;
 }
 
+/// An operand of one chunk in the compute type: n values at p, or one value broadcast.
 template <class C>
-void apply(MapOp op, index_t n, C* const* in, C* r) {
-  ArrayMap<C> R(r, n);
-  const ConstMap<C> A(in[0], n);
+struct Operand {
+  const C* p;
+  C s;
+  bool scalar;
+};
+template <class C>
+struct VecArg {
+  const C* p;
+  C operator[](index_t i) const { return p[i]; }
+};
+template <class C>
+struct ScalarArg {
+  C v;
+  C operator[](index_t) const { return v; }
+};
+
+/// Calls f with an accessor for `o` (p[i] or the broadcast value), so that the loops
+/// below are compiled, and vectorized, for each kind of operand.
+template <class C, class F>
+inline void with_arg(const Operand<C>& o, F&& f) {
+  if (o.scalar) f(ScalarArg<C>{o.s});
+  else f(VecArg<C>{o.p});
+}
+
+template <class C, class F>
+inline void map1(index_t n, C* __restrict r, const Operand<C>* in, F f) {
+  with_arg(in[0], [&](auto a) {
+    for (index_t i = 0; i < n; ++i) r[i] = f(a[i]);
+  });
+}
+
+template <class C, class F>
+inline void map2(index_t n, C* __restrict r, const Operand<C>* in, F f) {
+  with_arg(in[0], [&](auto a) {
+    with_arg(in[1], [&](auto b) {
+      for (index_t i = 0; i < n; ++i) r[i] = f(a[i], b[i]);
+    });
+  });
+}
+
+/// A transcendental function over n contiguous values: whole batches, then the tail
+/// padded to one more batch, so every element takes the same vector code and its value
+/// does not depend on its position (chunk, row, tile or rank).
+template <class C, class VF>
+inline void batch_map(index_t n, C* r, const C* a, VF vf) {
+  using B = simd::batch<C>;
+  constexpr index_t W = static_cast<index_t>(B::size);
+  index_t i = 0;
+  for (; i + W <= n; i += W) vf(B::load_unaligned(a + i)).store_unaligned(r + i);
+  if (i < n) {
+    alignas(64) C t[W];
+    std::fill(t, t + W, C(1));
+    std::copy(a + i, a + n, t);
+    vf(B::load_aligned(t)).store_aligned(t);
+    std::copy(t, t + (n - i), r + i);
+  }
+}
+
+template <class C, class VF>
+inline void batch_map(index_t n, C* r, const Operand<C>& a, VF vf) {
+  if (a.scalar) {
+    C v;
+    batch_map(1, &v, &a.s, vf);
+    std::fill(r, r + n, v);
+  } else {
+    batch_map(n, r, a.p, vf);
+  }
+}
+
+/// r[0, n) = op(in...) in type C.
+template <class C>
+void apply(MapOp op, index_t n, const Operand<C>* in, C* __restrict r) {
   constexpr bool fp = std::is_floating_point_v<C>;
-  auto b = [&] { return ConstMap<C>(in[1], n); };
   switch (op) {
-    case MapOp::identity: R = A; return;
-    case MapOp::negative: R = -A; return;
-    case MapOp::logical_not: R = (A == C(0)).template cast<C>(); return;
-    case MapOp::abs: R = A.abs(); return;
-    case MapOp::square: R = A.square(); return;
-    case MapOp::add: R = A + b(); return;
-    case MapOp::subtract: R = A - b(); return;
-    case MapOp::multiply: R = A * b(); return;
+    case MapOp::identity: map1(n, r, in, [](C a) { return a; }); return;
+    case MapOp::negative: map1(n, r, in, [](C a) { return static_cast<C>(-a); }); return;
+    case MapOp::logical_not: map1(n, r, in, [](C a) { return C(a == C(0)); }); return;
+    case MapOp::abs:
+      map1(n, r, in, [](C a) {
+        if constexpr (fp) return std::abs(a);
+        else if constexpr (std::is_unsigned_v<C>) return a;
+        else return a < C(0) ? static_cast<C>(-a) : a;
+      });
+      return;
+    case MapOp::square: map1(n, r, in, [](C a) { return static_cast<C>(a * a); }); return;
+    case MapOp::add: map2(n, r, in, [](C a, C b) { return static_cast<C>(a + b); }); return;
+    case MapOp::subtract: map2(n, r, in, [](C a, C b) { return static_cast<C>(a - b); }); return;
+    case MapOp::multiply: map2(n, r, in, [](C a, C b) { return static_cast<C>(a * b); }); return;
     case MapOp::maximum:
-      if constexpr (fp) R = (A > b() || A != A).select(A, b());
-      else R = A.max(b());
+      // NaN propagates, as in NumPy.
+      if constexpr (fp) map2(n, r, in, [](C a, C b) { return a > b || a != a ? a : b; });
+      else map2(n, r, in, [](C a, C b) { return a > b ? a : b; });
       return;
     case MapOp::minimum:
-      if constexpr (fp) R = (A < b() || A != A).select(A, b());
-      else R = A.min(b());
+      if constexpr (fp) map2(n, r, in, [](C a, C b) { return a < b || a != a ? a : b; });
+      else map2(n, r, in, [](C a, C b) { return a < b ? a : b; });
       return;
-    case MapOp::equal: R = (A == b()).template cast<C>(); return;
-    case MapOp::not_equal: R = (A != b()).template cast<C>(); return;
-    case MapOp::less: R = (A < b()).template cast<C>(); return;
-    case MapOp::less_equal: R = (A <= b()).template cast<C>(); return;
-    case MapOp::greater: R = (A > b()).template cast<C>(); return;
-    case MapOp::greater_equal: R = (A >= b()).template cast<C>(); return;
-    case MapOp::logical_and: R = (A != C(0) && b() != C(0)).template cast<C>(); return;
-    case MapOp::logical_or: R = (A != C(0) || b() != C(0)).template cast<C>(); return;
-    case MapOp::where: {
-      const ConstMap<C> B(in[1], n), Z(in[2], n);
-      R = (A != C(0)).select(B, Z);
+    case MapOp::equal: map2(n, r, in, [](C a, C b) { return C(a == b); }); return;
+    case MapOp::not_equal: map2(n, r, in, [](C a, C b) { return C(a != b); }); return;
+    case MapOp::less: map2(n, r, in, [](C a, C b) { return C(a < b); }); return;
+    case MapOp::less_equal: map2(n, r, in, [](C a, C b) { return C(a <= b); }); return;
+    case MapOp::greater: map2(n, r, in, [](C a, C b) { return C(a > b); }); return;
+    case MapOp::greater_equal: map2(n, r, in, [](C a, C b) { return C(a >= b); }); return;
+    case MapOp::logical_and: map2(n, r, in, [](C a, C b) { return C(a != C(0) && b != C(0)); }); return;
+    case MapOp::logical_or: map2(n, r, in, [](C a, C b) { return C(a != C(0) || b != C(0)); }); return;
+    case MapOp::where:
+      with_arg(in[0], [&](auto c) {
+        with_arg(in[1], [&](auto a) {
+          with_arg(in[2], [&](auto b) {
+            for (index_t i = 0; i < n; ++i) r[i] = c[i] != C(0) ? a[i] : b[i];
+          });
+        });
+      });
       return;
-    }
     case MapOp::power:
-      if constexpr (fp) R = A.pow(b());
-      else
-        for (index_t i = 0; i < n; ++i) r[i] = int_pow(in[0][i], in[1][i]);
+      if constexpr (fp) {
+        // Eigen's vector pow: both operands padded to whole packets in aligned scratch
+        // (its scalar and vector versions differ in the last bit).
+        constexpr index_t P = 16;
+        alignas(64) C a[P], b[P];
+        for (index_t c0 = 0; c0 < n; c0 += P) {
+          const index_t m = std::min(P, n - c0);
+          for (index_t i = 0; i < P; ++i) {
+            a[i] = i < m ? (in[0].scalar ? in[0].s : in[0].p[c0 + i]) : C(1);
+            b[i] = i < m ? (in[1].scalar ? in[1].s : in[1].p[c0 + i]) : C(1);
+          }
+          alignas(64) C t[P];
+          ArrayMap<C>(t, P) = ConstMap<C>(a, P).pow(ConstMap<C>(b, P));
+          std::copy(t, t + m, r + c0);
+        }
+      } else {
+        map2(n, r, in, [](C a, C b) { return int_pow(a, b); });
+      }
       return;
     default: break;
   }
   if constexpr (fp) {
     switch (op) {
-      case MapOp::exp:
-      {
-        R = A.exp();
-        // Eigen's vectorized exp clamps its argument: results that underflow to
-        // subnormals are recomputed exactly.
-        const C lowest = std::log(std::numeric_limits<C>::min());
-        for (index_t i = 0; i < n; ++i)
-          if (in[0][i] < lowest) r[i] = std::exp(in[0][i]);
-        return;
-      }
-      case MapOp::log:
-        R = A.log();
-        // ... and its log mishandles subnormal arguments.
-        for (index_t i = 0; i < n; ++i)
-          if (in[0][i] < std::numeric_limits<C>::min()) r[i] = std::log(in[0][i]);
-        return;
-      case MapOp::log1p: R = A.log1p(); return;
-      case MapOp::sqrt:
-        R = A.sqrt();
-        // The fast vector sqrt is wrong for infinity and subnormals.
-        for (index_t i = 0; i < n; ++i)
-          if (!(in[0][i] >= std::numeric_limits<C>::min() && in[0][i] <= std::numeric_limits<C>::max()))
-            r[i] = std::sqrt(in[0][i]);
-        return;
-      case MapOp::tanh: R = A.tanh(); return;
-      case MapOp::divide: R = A / b(); return;
-      case MapOp::sigmoid: {
-        // exp(-|x|) never overflows; pick the algebraic form that keeps precision.
-        const auto e = (-A.abs()).exp();
-        R = (A >= C(0)).select(C(1) / (C(1) + e), e / (C(1) + e));
-        return;
-      }
+      case MapOp::divide: map2(n, r, in, [](C a, C b) { return a / b; }); return;
+      case MapOp::exp: batch_map(n, r, in[0], [](auto x) { return simd::exp(x); }); return;
+      case MapOp::log: batch_map(n, r, in[0], [](auto x) { return simd::log(x); }); return;
+      case MapOp::log1p: batch_map(n, r, in[0], [](auto x) { return simd::log1p(x); }); return;
+      case MapOp::sqrt: batch_map(n, r, in[0], [](auto x) { return simd::sqrt(x); }); return;
+      case MapOp::tanh: batch_map(n, r, in[0], [](auto x) { return simd::tanh(x); }); return;
+      case MapOp::sigmoid: batch_map(n, r, in[0], [](auto x) { return simd::sigmoid(x); }); return;
       default: break;
     }
   }
   throw std::logic_error("fused_tile: operation not defined for this compute type");
 }
 
-/// Where a program operand comes from in the current chunk.
-struct Operand {
+/// Where an instruction's argument comes from in the current chunk.
+struct Source {
   const std::byte* data;  // first element of the chunk
   DType dtype;
-  index_t stride;  // 0 (broadcast) or 1
+  bool scalar;  // one value for the whole chunk
 };
 
-/// Runs instruction `ins` of type C over one chunk of n elements: operands are used in
-/// place when already of type C and contiguous, converted into scratch otherwise; the
-/// result lands in `dst` (of dtype ins.out), converted if needed.
+/// Runs instruction `ins` (compute type C) over one chunk of n elements. Arguments are
+/// used in place when already of type C, converted into scratch otherwise, and kept as
+/// one value when they are broadcast. When every argument is one value, so is the
+/// result: it is computed once, and `result_scalar` is set (unless `fill_dst`: then it
+/// is written n times). Otherwise n results of dtype ins.out land in `dst`.
 template <class C>
-void run_instruction(const FusedInstr& ins, const Operand* ops, index_t n, std::byte* dst, C* scratch) {
-  C* ptrs[3];
-  if (ins.op == MapOp::exp || ins.op == MapOp::log || ins.op == MapOp::log1p || ins.op == MapOp::tanh ||
-      ins.op == MapOp::sigmoid || ins.op == MapOp::power) {
-    // Eigen's vector and scalar versions of these differ in the last bit; which one an
-    // element gets must not depend on where it sits in memory (its row, tile or rank).
-    // So every element takes the vector path: aligned scratch, length padded to whole
-    // packets (kChunk is a multiple of 16).
-    const index_t padded = (n + 15) / 16 * 16;
-    for (std::size_t j = 0; j < ins.args.size(); ++j) {
-      ptrs[j] = scratch + j * kChunk;
-      load<C>(ops[j].data, ops[j].dtype, ops[j].stride, n, ptrs[j]);
-      std::fill(ptrs[j] + n, ptrs[j] + padded, C(1));
+void run_instruction(const FusedInstr& ins, const Source* src, index_t n, std::byte* dst, bool fill_dst, C* scratch,
+                     bool& result_scalar) {
+  Operand<C> ops[3];
+  bool all_scalar = true;
+  for (std::size_t j = 0; j < ins.args.size(); ++j) {
+    const Source& s = src[j];
+    if (s.scalar) {
+      C v;
+      load<C>(s.data, s.dtype, 0, 1, &v);
+      ops[j] = Operand<C>{nullptr, v, true};
+    } else if (s.dtype == ins.compute) {
+      ops[j] = Operand<C>{reinterpret_cast<const C*>(s.data), C(0), false};
+      all_scalar = false;
+    } else {
+      C* p = reinterpret_cast<C*>(reinterpret_cast<std::byte*>(scratch) + j * kRegBytes);
+      load<C>(s.data, s.dtype, 1, n, p);
+      ops[j] = Operand<C>{p, C(0), false};
+      all_scalar = false;
     }
-    C* r = scratch + 3 * kChunk;
-    apply<C>(ins.op, padded, ptrs, r);
-    store<C>(r, n, dst, ins.out);
+  }
+  if (all_scalar) {
+    C v;
+    apply<C>(ins.op, 1, ops, &v);
+    if (fill_dst) {
+      C* r = reinterpret_cast<C*>(reinterpret_cast<std::byte*>(scratch) + 3 * kRegBytes);
+      std::fill(r, r + n, v);
+      store<C>(r, n, dst, ins.out);
+      result_scalar = false;
+    } else {
+      store<C>(&v, 1, dst, ins.out);
+      result_scalar = true;
+    }
     return;
   }
-  for (std::size_t j = 0; j < ins.args.size(); ++j) {
-    if (ops[j].dtype == ins.compute && ops[j].stride == 1) {
-      ptrs[j] = const_cast<C*>(reinterpret_cast<const C*>(ops[j].data));
-    } else {
-      ptrs[j] = scratch + j * kChunk;
-      load<C>(ops[j].data, ops[j].dtype, ops[j].stride, n, ptrs[j]);
-    }
-  }
+  result_scalar = false;
   if (ins.out == ins.compute) {
-    apply<C>(ins.op, n, ptrs, reinterpret_cast<C*>(dst));
+    apply<C>(ins.op, n, ops, reinterpret_cast<C*>(dst));
   } else {
-    C* r = scratch + 3 * kChunk;
-    apply<C>(ins.op, n, ptrs, r);
+    C* r = reinterpret_cast<C*>(reinterpret_cast<std::byte*>(scratch) + 3 * kRegBytes);
+    apply<C>(ins.op, n, ops, r);
     store<C>(r, n, dst, ins.out);
   }
 }
@@ -245,15 +331,20 @@ void fused_tile(const std::vector<FusedInstr>& prog, std::byte* out, const tilin
       if (a >= 0 && first_mention && last_use[a] == static_cast<int>(i)) free_regs.push_back(reg_of[a]);
     }
   }
-  thread_local std::vector<Buffer> regs;
-  thread_local Buffer scratch(kChunk * 8 * 4);
-  while (static_cast<int>(regs.size()) < nregs) regs.emplace_back(kChunk * 8);
+  thread_local Buffer arena;
+  const std::size_t need = (nregs + 4) * kRegBytes + 4096;
+  if (arena.bytes() < need) arena = Buffer(need);
+  std::byte* const scratch = arena.data();
+  std::byte* const regs0 = arena.data() + 4 * kRegBytes;
+  auto reg = [&](int r) { return regs0 + r * kRegBytes; };
   const DType out_dtype = prog.back().out;
   const std::size_t out_size = itemsize(out_dtype);
+  // Per chunk: whether each instruction's result is one broadcast value.
+  std::vector<char> reg_scalar(prog.size(), 0);
 
   std::vector<index_t> row_idx(std::max(nd - 1, 0), 0);
   std::vector<index_t> base(k), step(k);
-  Operand ops[3];
+  Source src[3];
   for (index_t row = 0; row < rows; ++row) {
     for (std::size_t i = 0; i < k; ++i) {
       base[i] = 0;
@@ -273,16 +364,20 @@ void fused_tile(const std::vector<FusedInstr>& prog, std::byte* out, const tilin
           const int a = ins.args[j];
           if (a < 0) {
             const std::size_t e = static_cast<std::size_t>(-a - 1);
-            ops[j] = Operand{inputs[e].data + (base[e] + c0 * step[e]) * itemsize(inputs[e].dtype), inputs[e].dtype, step[e]};
+            src[j] = Source{inputs[e].data + (base[e] + c0 * step[e]) * itemsize(inputs[e].dtype), inputs[e].dtype,
+                            step[e] == 0};
           } else {
-            ops[j] = Operand{regs[reg_of[a]].data(), prog[a].out, 1};
+            src[j] = Source{reg(reg_of[a]), prog[a].out, reg_scalar[a] != 0};
           }
         }
-        std::byte* dst = i + 1 == prog.size() ? out + (row * inner + c0) * out_size : regs[reg_of[i]].data();
+        const bool last = i + 1 == prog.size();
+        std::byte* dst = last ? out + (row * inner + c0) * out_size : reg(reg_of[i]);
+        bool result_scalar = false;
         visit_dtype(ins.compute, [&](auto tag) {
           using C = typename decltype(tag)::type;
-          run_instruction<C>(ins, ops, n, dst, scratch.as<C>());
+          run_instruction<C>(ins, src, n, dst, last, reinterpret_cast<C*>(scratch), result_scalar);
         });
+        reg_scalar[i] = result_scalar;
       }
     }
     for (int a = nd - 2; a >= 0; --a) {

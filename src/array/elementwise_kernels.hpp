@@ -1,9 +1,10 @@
 #pragma once
 // Local elementwise kernels over one output tile, with NumPy broadcasting of inputs
 // (an input axis of extent 1 against a larger output axis is read with stride 0).
-// Work proceeds in cache-sized chunks: each input chunk is converted to the compute
-// type, the operation runs vectorized over the chunk, the result is converted to the
-// output dtype.
+// Work proceeds in cache-sized chunks: an input chunk already of the compute type is
+// read in place (others are converted), a broadcast input is one value, the operation
+// runs vectorized over the chunk (transcendentals on xsimd batches, see simd_math.hpp),
+// and the result is converted to the output dtype where it differs.
 #include <cstddef>
 #include <vector>
 
