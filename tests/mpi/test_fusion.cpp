@@ -5,6 +5,9 @@
 #include <mpi.h>
 
 #include <Eigen/Core>
+#include <cmath>
+#include <functional>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -312,6 +315,56 @@ TEST(Fusion, MapsOnAProductRunBlockByBlock) {
     FusionOff off;
     EXPECT_LT((sx::to_eigen(vec()) - sx::to_eigen(r)).cwiseAbs().maxCoeff(), 1e-14);
     EXPECT_EQ((sx::to_eigen(mat()) - sx::to_eigen(m)).cwiseAbs().maxCoeff(), 0.0);
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// Sums of scaled arrays (a*x + b*y - z, x - y, w - lr*g, ...) run as one loop over all
+// inputs; the values are exactly those of the operation-by-operation evaluation,
+// special values included.
+TEST(Fusion, LinearCombinationsEqualUnfusedBitForBit) {
+  const std::int64_t n = 5003;
+  std::vector<double> xs(n), ys(n), zs(n);
+  const double special[] = {0.0, -0.0, std::numeric_limits<double>::infinity(),
+                            -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN(),
+                            1e308, -1e308, 5e-324};
+  std::mt19937_64 gen(17);
+  std::uniform_real_distribution<double> u(-3, 3);
+  for (std::int64_t i = 0; i < n; ++i) {
+    xs[i] = i % 97 < 8 ? special[i % 97] : u(gen);
+    ys[i] = i % 89 < 8 ? special[(i + 3) % 8] : u(gen);
+    zs[i] = u(gen);
+  }
+  auto x = sx::from_buffer({n}, sx::DType::f64, xs.data()), y = sx::from_buffer({n}, sx::DType::f64, ys.data()),
+       z = sx::from_buffer({n}, sx::DType::f64, zs.data());
+  x.evaluate(), y.evaluate(), z.evaluate();
+  const std::vector<std::function<sx::Array()>> exprs = {
+      [&] { return 2.5 * x + 0.3 * y - z; },
+      [&] { return x - y; },
+      [&] { return x - 0.1 * y; },
+      [&] { return x * 3 - y * 2 + z - x; },  // integer scalars, four terms
+      [&] { return -1.5 * x - 2.0 * y - z + y; },
+      [&] { return x + y + z + x + y + z + x + y; },  // eight terms
+  };
+  for (std::size_t e = 0; e < exprs.size(); ++e) {
+    const std::vector<double> fused = sx::to_vector<double>(exprs[e]());
+    std::vector<double> unfused;
+    {
+      FusionOff off;
+      unfused = sx::to_vector<double>(exprs[e]());
+    }
+    ASSERT_EQ(fused.size(), unfused.size());
+    for (std::size_t i = 0; i < fused.size(); ++i) {
+      if (std::isnan(unfused[i])) {
+        ASSERT_TRUE(std::isnan(fused[i])) << "expression " << e << " at " << i;
+      } else {
+        ASSERT_EQ(fused[i], unfused[i]) << "expression " << e << " at " << i;
+        ASSERT_EQ(std::signbit(fused[i]), std::signbit(unfused[i])) << "expression " << e << " at " << i;
+      }
+    }
   }
 }
 
