@@ -1,6 +1,8 @@
 #include "array/dist_array.hpp"
 
 #include <atomic>
+#include <cstdint>
+#include <utility>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -29,14 +31,19 @@ class Pool {
     return (bytes + step - 1) / step * step;
   }
 
-  std::byte* take(std::size_t cls) {
+  /// A block of at least `cls` bytes: a kept one of that class, or of a class up to 1.5x
+  /// larger (better than a fresh block's page faults), else a new one. `*got` is the
+  /// block's class, to give back.
+  std::byte* take(std::size_t cls, std::size_t* got) {
+    *got = cls;
     if (cls >= kMinPooled) {
       std::lock_guard<std::mutex> lock(mutex_);
-      auto it = free_.find(cls);
-      if (it != free_.end()) {
-        std::byte* p = it->second;
+      auto it = free_.lower_bound(cls);
+      if (it != free_.end() && it->first <= cls + cls / 2) {
+        std::byte* p = it->second.second;
+        *got = it->first;
+        held_ -= it->first;
         free_.erase(it);
-        held_ -= cls;
         return p;
       }
     }
@@ -49,21 +56,30 @@ class Pool {
     return static_cast<std::byte*>(p);
   }
 
+  /// Keeps a freed block; when that would exceed the capacity, the blocks freed longest
+  /// ago go back to the system first (the sizes a program uses now are the ones it
+  /// freed last).
   void give(std::byte* p, std::size_t cls) {
-    if (cls >= kMinPooled) {
+    if (cls >= kMinPooled && cls <= capacity_) {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (held_ + cls <= capacity_) {
-        free_.emplace(cls, p);
-        held_ += cls;
-        return;
+      while (held_ + cls > capacity_ && !free_.empty()) {
+        auto oldest = free_.begin();
+        for (auto it = free_.begin(); it != free_.end(); ++it)
+          if (it->second.first < oldest->second.first) oldest = it;
+        std::free(oldest->second.second);
+        held_ -= oldest->first;
+        free_.erase(oldest);
       }
+      free_.emplace(cls, std::make_pair(++clock_, p));
+      held_ += cls;
+      return;
     }
     std::free(p);
   }
 
   void trim() {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [cls, p] : free_) std::free(p);
+    for (auto& entry : free_) std::free(entry.second.second);
     free_.clear();
     held_ = 0;
   }
@@ -78,7 +94,8 @@ class Pool {
     if (const char* env = std::getenv("SPARTANXX_POOL_BYTES")) capacity_ = std::strtoull(env, nullptr, 10);
   }
   std::mutex mutex_;
-  std::multimap<std::size_t, std::byte*> free_;
+  std::multimap<std::size_t, std::pair<std::uint64_t, std::byte*>> free_;  // class -> (when freed, block)
+  std::uint64_t clock_ = 0;
   std::size_t held_ = 0;
   std::size_t capacity_ = std::size_t{1} << 30;
 };
@@ -87,8 +104,8 @@ class Pool {
 
 Buffer::Buffer(std::size_t bytes) : bytes_(bytes) {
   if (bytes == 0) return;
-  const std::size_t cls = Pool::size_class(bytes);
-  std::byte* p = Pool::instance().take(cls);
+  std::size_t cls = 0;
+  std::byte* p = Pool::instance().take(Pool::size_class(bytes), &cls);
   data_ = std::shared_ptr<std::byte>(p, [cls](std::byte* q) { Pool::instance().give(q, cls); });
   g_allocated += static_cast<std::int64_t>(bytes);
 }
