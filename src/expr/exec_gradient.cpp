@@ -87,7 +87,10 @@ DistArray exec_gradient(const Node& outer, const Region& r, const Node& z, const
       G.setZero();
       const Eigen::Map<const RowMat<T>> Wm(w.as<T>(), d, k);
       // Blocks of about 128 KiB of X: they stay in cache between the two products.
-      const index_t block = std::max<index_t>(16, (index_t{128} << 10) / std::max<index_t>(1, d * sizeof(T)));
+      index_t tallest = 1;
+      for (const Tile& xt : X.tiles()) tallest = std::max<index_t>(tallest, xt.box.extent(0));
+      const index_t width = std::max<index_t>(1, std::max(d, k) * static_cast<index_t>(sizeof(T)));
+      const index_t block = std::clamp<index_t>((index_t{128} << 10) / width, 1, tallest);
       Buffer zb(static_cast<std::size_t>(block * k) * sizeof(T)), rb(static_cast<std::size_t>(block * k) * sizeof(T));
       for (std::size_t ti = 0; ti < X.tiles().size(); ++ti) {
         const Tile& xt = X.tiles()[ti];

@@ -349,7 +349,12 @@ DistArray exec_dot_map(const Region& r, const Node& z, const InputArrays& in, co
     using T = typename decltype(tag)::type;
     if constexpr (std::is_floating_point_v<T>) {
       using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-      const index_t block = std::max<index_t>(16, (index_t{128} << 10) / std::max<index_t>(1, kdim * sizeof(T)));
+      // Blocks of about 128 KiB of a's rows or of the product, whichever is wider, and
+      // no taller than the tallest tile.
+      index_t tallest = 1;
+      for (const Tile& tile : out.tiles()) tallest = std::max<index_t>(tallest, tile.box.shape().empty() ? 1 : tile.box.extent(0));
+      const index_t width = std::max<index_t>(1, std::max(kdim, m) * static_cast<index_t>(sizeof(T)));
+      const index_t block = std::clamp<index_t>((index_t{128} << 10) / width, 1, tallest);
       Buffer zb(static_cast<std::size_t>(block * m) * sizeof(T));
       for (std::size_t t = 0; t < out.tiles().size(); ++t) {
         Tile& tile = out.tiles()[t];

@@ -52,6 +52,12 @@ std::string structure_key(const Node& n, const std::unordered_map<const Node*, c
   for (const auto& sl : n.slices) key += fmt::format("|{}:{}:{}", sl.start, sl.step, sl.length);
   if (n.result) key += fmt::format("|@{}", static_cast<const void*>(&n));
   for (const auto& in : n.inputs) {
+    // C++ scalars have their values already (materialize_scalars): equal values are
+    // the same input.
+    if (in->op == Op::weak_scalar) {
+      key += fmt::format("|w{}:{}:{}", static_cast<int>(in->scalar_kind), in->value, in->ivalue);
+      continue;
+    }
     auto it = canonical.find(in.get());
     key += fmt::format("|<{}>", static_cast<const void*>(it == canonical.end() ? in.get() : it->second));
   }
@@ -65,7 +71,9 @@ void merge_common_subexpressions(Node* root) {
   std::unordered_map<std::string, const Node*> first;
   std::unordered_map<const Node*, const Node*> canonical;
   for (Node* n : order) {
-    if (n == root) continue;
+    // A matrix transpose is not merged: each dot reads its own in place (folded), where
+    // a shared one would have to be materialized.
+    if (n == root || (n->op == Op::transpose && n->shape.size() == 2)) continue;
     const Node* c = first.emplace(structure_key(*n, canonical), n).first->second;
     if (c != n) canonical[n] = c;
   }
@@ -116,7 +124,48 @@ struct Schedule {
   std::vector<std::vector<int>> reads;       // unit indices of inputs computed in this plan
   std::vector<int> greedy;                   // candidate index of the greedy plan, per unit
   std::string key;                           // structure of the graph, for the plan cache
+  // Steps that cost the same for the same layouts (the iterations of an unrolled loop)
+  // share a signature; layouts are numbered, equal layouts alike.
+  std::vector<int> signature;                // per unit
+  std::vector<std::vector<int>> candidate_ids;  // per unit, per candidate
+  std::unordered_map<const Layout*, int> fixed_ids;  // layouts of data already computed
 };
+
+/// What a unit's cost depends on besides layouts.
+std::string unit_signature(const Unit& u) {
+  const Node& n = *u.node;
+  std::string sig = fmt::format("{}|{}|{}|{}|{}|{}{}|{}{}", u.label(), fmt::join(n.shape, ","), static_cast<int>(n.dtype),
+                                n.axis, static_cast<int>(n.reduce_kind), u.fold[0] ? 1 : 0, u.fold[1] ? 1 : 0,
+                                u.gradient_z ? fmt::format("{}", fmt::join(u.gradient_z->shape, ",")) : "",
+                                u.map_dot ? fmt::format("{}", fmt::join(u.map_dot->shape, ",")) : "");
+  for (const Node* x : u.inputs) sig += fmt::format("|{}:{}", fmt::join(x->shape, ","), static_cast<int>(x->dtype));
+  if (u.region)
+    for (const Node* e : u.region->externals) sig += fmt::format("|e{}:{}", fmt::join(e->shape, ","), static_cast<int>(e->dtype));
+  for (const auto& sl : n.slices) sig += fmt::format("|{}:{}:{}", sl.start, sl.step, sl.length);
+  sig += fmt::format("|{}", fmt::join(n.perm, ","));
+  return sig;
+}
+
+/// Numbers the schedule's layouts (equal layouts get equal numbers) and its units'
+/// signatures.
+void number_layouts(Schedule& s) {
+  std::vector<const Layout*> seen;
+  auto id_of = [&](const Layout& l) {
+    for (std::size_t i = 0; i < seen.size(); ++i)
+      if (*seen[i] == l) return static_cast<int>(i);
+    seen.push_back(&l);
+    return static_cast<int>(seen.size()) - 1;
+  };
+  std::unordered_map<std::string, int> sigs;
+  s.candidate_ids.resize(s.units.size());
+  s.signature.resize(s.units.size());
+  for (std::size_t i = 0; i < s.units.size(); ++i) {
+    for (const Layout& l : s.candidates[i]) s.candidate_ids[i].push_back(id_of(l));
+    for (const Node* x : s.units[i].inputs)
+      if (x->result) s.fixed_ids.emplace(&x->result->layout(), id_of(x->result->layout()));
+    s.signature[i] = sigs.emplace(unit_signature(s.units[i]), static_cast<int>(sigs.size())).first->second;
+  }
+}
 
 /// dot(X.T(), f(dot(X, w), ...)) with X held split by rows, where the inner dot and the
 /// region feed nothing else: one unit that reads each row block of X once.
@@ -479,11 +528,15 @@ Schedule schedule(Node* root, int P) {
                                  : plan_region(*u.region, in, P).layout;
     } else {
       const std::vector<Plan> opts = unit_options(u, in, nullptr, P);
+      // Partial sums priced as resolved by an allreduce.
+      const std::size_t e = result_itemsize(*u.node);
+      auto resolved = [&](const Plan& p) {
+        return p.predicted_bytes +
+               (p.layout.is_partial() ? tiling::bytes_to_move(p.layout, Layout::replicated(p.layout.shape()), P, e) : 0);
+      };
       const Plan* b = &opts[0];
       for (const Plan& p : opts)
-        if (p.predicted_bytes + (p.layout.is_partial() ? tiling::bytes_to_move(p.layout, Layout::replicated(p.layout.shape()), P, 8) : 0) <
-            b->predicted_bytes + (b->layout.is_partial() ? tiling::bytes_to_move(b->layout, Layout::replicated(b->layout.shape()), P, 8) : 0))
-          b = &p;
+        if (resolved(p) < resolved(*b)) b = &p;
       g = b->layout.is_partial() ? Layout::replicated(b->layout.shape()) : b->layout;
     }
     s.candidates[i] = candidate_layouts(*u.node, fixed, P);
@@ -496,6 +549,7 @@ Schedule schedule(Node* root, int P) {
     greedy_out[i] = g;
   }
   s.key = structure_of(root, s.held, P);
+  number_layouts(s);
   return s;
 }
 
@@ -505,27 +559,37 @@ tiling::LayoutProblem layout_problem(const Schedule& s, int P) {
   const std::size_t N = s.units.size();
   for (std::size_t i = 0; i < N; ++i) prob.choices.push_back(static_cast<int>(s.candidates[i].size()));
   prob.reads = s.reads;
-  // Options that do not depend on the target are computed once per input choice.
-  using Key = std::pair<int, std::vector<int>>;
-  auto memo = std::make_shared<std::map<Key, std::vector<Plan>>>();
-  prob.cost = [&s, P, memo](int i, int c, const std::vector<int>& rc) {
+  // Costs are remembered by (signature, layouts): the iterations of an unrolled loop are
+  // priced once. Options that do not depend on the target, once per input layouts.
+  auto costs = std::make_shared<std::map<std::vector<int>, tiling::Cost>>();
+  auto options = std::make_shared<std::map<std::vector<int>, std::vector<Plan>>>();
+  prob.cost = [&s, P, costs, options](int i, int c, const std::vector<int>& rc) {
     const Unit& u = s.units[i];
     InputLayouts in;
+    std::vector<int> key{s.signature[i], s.candidate_ids[i][c]};
     for (const Node* x : u.inputs) {
       if (x->result) {
         in.push_back(&x->result->layout());
+        key.push_back(s.fixed_ids.at(&x->result->layout()));
         continue;
       }
       // The position of x among the unit's reads gives its candidate.
       const auto& reads = s.reads[i];
       for (std::size_t k = 0; k < reads.size(); ++k)
-        if (s.units[reads[k]].node == x) in.push_back(&s.candidates[reads[k]][rc[k]]);
+        if (s.units[reads[k]].node == x) {
+          in.push_back(&s.candidates[reads[k]][rc[k]]);
+          key.push_back(s.candidate_ids[reads[k]][rc[k]]);
+        }
     }
+    auto [hit, fresh] = costs->try_emplace(key);
+    if (!fresh) return hit->second;
     const Layout& out = s.candidates[i][c];
-    if (!target_free(u)) return pick(u, unit_options(u, in, &out, P), out, P, /*keep_plan=*/false).cost;
-    auto [it, fresh] = memo->try_emplace(Key{i, rc});
-    if (fresh) it->second = unit_options(u, in, nullptr, P);
-    return pick(u, it->second, out, P, /*keep_plan=*/false).cost;
+    if (!target_free(u)) return hit->second = pick(u, unit_options(u, in, &out, P), out, P, /*keep_plan=*/false).cost;
+    std::vector<int> okey(key);
+    okey.erase(okey.begin() + 1);  // the options do not depend on the target
+    auto [it, new_options] = options->try_emplace(okey);
+    if (new_options) it->second = unit_options(u, in, nullptr, P);
+    return hit->second = pick(u, it->second, out, P, /*keep_plan=*/false).cost;
   };
   return prob;
 }
@@ -541,7 +605,10 @@ void optimize(Schedule& s, int P) {
   auto& cache = plan_cache();
   std::vector<int> choice;
   auto hit = cache.find(s.key);
-  if (hit != cache.end() && hit->second.size() == s.units.size()) {
+  bool fits = hit != cache.end() && hit->second.size() == s.units.size();
+  for (std::size_t i = 0; fits && i < s.units.size(); ++i)
+    fits = hit->second[i] >= 0 && static_cast<std::size_t>(hit->second[i]) < s.candidates[i].size();
+  if (fits) {
     choice = hit->second;
   } else {
     const tiling::LayoutProblem prob = layout_problem(s, P);
@@ -723,6 +790,7 @@ LayoutReport layout_report(const NodePtr& root) {
   const int P = context_comm().size();
   const auto t0 = std::chrono::steady_clock::now();
   materialize_scalars(root.get(), context_comm());
+  merge_common_subexpressions(root.get());
   auto s = std::make_shared<Schedule>(schedule(root.get(), P));
   const auto t1 = std::chrono::steady_clock::now();
   r.problem = layout_problem(*s, P);
@@ -732,7 +800,7 @@ LayoutReport layout_report(const NodePtr& root) {
   r.solve_seconds = std::chrono::duration<double>(t2 - t1).count();
   // The problem's cost function refers to the schedule: keep it alive with the report.
   auto cost = r.problem.cost;
-  r.problem.cost = [s, cost](int i, int c, const std::vector<int>& rc) { return cost(i, c, rc); };
+  r.problem.cost = [s, root, cost](int i, int c, const std::vector<int>& rc) { return cost(i, c, rc); };
   r.greedy = tiling::assignment_cost(r.problem, s->greedy);
   for (const Unit& u : s->units) r.steps.push_back(u.label());
   return r;

@@ -116,8 +116,9 @@ void evaluate(const NodePtr& root);
 /// The whole array, in C order, on every rank (collective).
 Buffer gather_whole(const DistArray& a, Communicator& comm);
 
-/// The layout problem the optimizer solves for `root` (for tests: its cost function stays
-/// valid while the report lives), the optimizer's answer, and the greedy plan's cost
+/// The layout problem the optimizer solves for `root` (for tests: its cost function keeps
+/// the graph alive, and stays valid until `root` is evaluated, which changes the graph),
+/// the optimizer's answer, and the greedy plan's cost
 /// (each step laid out where its inputs are, as one would without the optimizer).
 struct LayoutReport {
   tiling::LayoutProblem problem;

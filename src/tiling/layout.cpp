@@ -231,7 +231,7 @@ bool resolve_by_scatter(const Needs& needs) {
         if (!intersect(o, b).empty()) return false;
       all.push_back(b);
     }
-  // Within one rank, boxes may overlap only with that rank's own (checked above across all).
+  // Any overlap, even between two boxes of one rank, takes the allreduce (the safe side).
   return true;
 }
 

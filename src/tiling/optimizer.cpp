@@ -55,6 +55,7 @@ Cost assignment_cost(const LayoutProblem& p, const std::vector<int>& choice) {
 
 LayoutSolution solve_layouts(const LayoutProblem& p, std::size_t max_states) {
   validate(p);
+  if (max_states < 1) throw std::invalid_argument("solve_layouts: max_states must be at least 1");
   const int n = static_cast<int>(p.choices.size());
   LayoutSolution sol;
   if (n == 0) return sol;
