@@ -237,6 +237,13 @@ TEST(Fusion, CommonSubexpressionsAreComputedOnce) {
   const Eigen::MatrixXd X = sx::to_eigen(x), A = sx::to_eigen(a);
   const double expected = 2 * X.array().exp().sum() + 2 * (X * A).sum();
   EXPECT_NEAR(both.item(), expected, 1e-9 * std::abs(expected));
+  // Equal C++ scalars are the same input: the scaled products are computed once too.
+  auto scaled = sx::sum(sx::dot(x * 2.0, a) + sx::dot(x * 2.0, a));
+  scaled.evaluate();
+  dots = 0;
+  for (const auto& n : sx::last_evaluation_stats().nodes) dots += n.op.find("dot") != std::string::npos;
+  EXPECT_EQ(dots, 1) << sx::explain(scaled);
+  EXPECT_NEAR(scaled.item(), 4 * (X * A).sum(), 1e-9 * std::abs(4 * (X * A).sum()));
 }
 
 namespace {
