@@ -183,6 +183,14 @@ Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks, const Region
 
 std::vector<Plan> reduce_options(const Node& n, const InputLayouts& in, int nranks, const Region* region,
                                  const Layout* target) {
+  if (!region && in[0]->is_partial()) {
+    // A sum of partial sums: each rank sums its own summand; the result is partial too.
+    if (n.reduce_kind != ReduceKind::sum) throw std::logic_error("reduce_options: only sums read partial sums");
+    Plan p;
+    p.layout = Layout::partial(n.shape);
+    p.strategy = "each rank sums its summand";
+    return {p};
+  }
   std::vector<Plan> options{plan_reduce(n, in, nranks, region, target)};
   if (n.reduce_kind != ReduceKind::sum || n.dtype == DType::boolean) return options;
   std::optional<Plan> fused;
@@ -253,7 +261,11 @@ DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Commu
       }
     }
   }
-  if (local_only(L, n.axis)) return (arg ? indices : values).view_as(p.layout);
+  if (local_only(L, n.axis)) {
+    // A sum of partial sums stays partial (p.layout says so); otherwise the tiles'
+    // results are the result.
+    return (arg ? indices : values).view_as(p.layout);
+  }
   if (p.layout.is_partial()) return summand_of(values, L, n.axis, p.layout);
 
   // 2. Partials gathered and combined in tile order.

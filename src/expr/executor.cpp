@@ -395,6 +395,9 @@ struct Best {
   std::int64_t convert = 0;
   tiling::Cost cost;
 };
+/// The cost of a layout a step cannot produce (far above any real plan, and safe to add).
+constexpr std::int64_t kImpossible = std::int64_t{1} << 52;
+
 /// Whether a unit's options depend only on its inputs' layouts, not on the target.
 bool target_free(const Unit& u) {
   return !u.direct() && u.node->op != Op::reduce;
@@ -404,6 +407,8 @@ Best pick(const Unit& u, const std::vector<Plan>& options, const Layout& out, in
   Best best;
   const Plan* chosen = nullptr;
   for (const Plan& p : options) {
+    // Partial sums are made, never converted into: a rank's data is not a summand.
+    if (out.is_partial() && !p.layout.is_partial()) continue;
     const std::int64_t convert = p.layout == out ? 0 : tiling::bytes_to_move(p.layout, out, P, result_itemsize(*u.node));
     const std::int64_t bytes = p.predicted_bytes + convert;
     if (!chosen || bytes < best.cost.bytes) {
@@ -412,6 +417,7 @@ Best pick(const Unit& u, const std::vector<Plan>& options, const Layout& out, in
       best.cost.bytes = bytes;
     }
   }
+  if (!chosen) best.cost.bytes = kImpossible;  // no way to make this layout
   if (keep_plan && chosen) best.plan = *chosen;
   // Work done again on every rank: a replicated result beyond a single element.
   const index_t volume = tiling::volume(u.node->shape);
@@ -547,6 +553,27 @@ Schedule schedule(Node* root, int P) {
     }
     s.greedy[i] = static_cast<int>(it - s.candidates[i].begin());
     greedy_out[i] = g;
+  }
+  // Partial sums may be passed on, unresolved, to steps that only sum them (the
+  // resolution then moves the smaller sum: sum(dot(A.T(), B)) allreduces one number).
+  if (P > 1) {
+    std::vector<std::vector<int>> readers(N);
+    for (std::size_t i = 0; i < N; ++i)
+      for (int r : s.reads[i]) readers[r].push_back(static_cast<int>(i));
+    for (std::size_t i = 0; i < N; ++i) {
+      const Unit& u = s.units[i];
+      const Node& n = *u.node;
+      const bool makes_partial = n.dtype != DType::boolean && !u.map_dot &&
+                                 (n.op == Op::dot || u.gradient_z || (n.op == Op::reduce && n.reduce_kind == ReduceKind::sum));
+      if (!makes_partial || s.held.count(u.node) || readers[i].empty()) continue;
+      bool all_sum = true;
+      for (int r : readers[i]) {
+        const Unit& c = s.units[r];
+        all_sum = all_sum && c.node->op == Op::reduce && c.node->reduce_kind == ReduceKind::sum && !c.region &&
+                  c.node->dtype != DType::boolean && c.inputs.size() == 1;
+      }
+      if (all_sum) s.candidates[i].push_back(Layout::partial(n.shape));
+    }
   }
   s.key = structure_of(root, s.held, P);
   number_layouts(s);

@@ -359,3 +359,28 @@ TEST(Optimizer, GridOperandsUseSumma) {
 }
 
 }  // namespace
+
+namespace {
+
+// Partial sums flow unresolved into a step that only sums them: sum(A.T() @ B) with
+// both row-split allreduces one number, not the k x m product.
+TEST(Optimizer, PartialSumsPassThroughSums) {
+  const int P = world_size();
+  const std::int64_t n = 29, k = 6, m = 5;
+  const Eigen::MatrixXd A = spartanxx_test::test_matrix(n, k, 21), B = spartanxx_test::test_matrix(n, m, 22);
+  sx::Array a = with_layout(A, false, tl::Layout::rows({n, k}, P)), b = with_layout(B, false, tl::Layout::rows({n, m}, P));
+  sx::Array total = sx::sum(sx::dot(a.T(), b));
+  total.evaluate();
+  const std::int64_t want = P > 1 ? P * 8 : 0;
+  EXPECT_EQ(sx::last_evaluation_stats().predicted_bytes, want) << sx::explain(total);
+  EXPECT_EQ(total_sent(), want) << sx::explain(total);
+  EXPECT_NEAR(total.item(), (A.transpose() * B).sum(), 1e-12);
+  // Column sums of the product: the m-vector is reduce-scattered or allreduced, never
+  // the k x m matrix.
+  sx::Array cols = sx::sum(sx::dot(a.T(), b), 0);
+  cols.evaluate();
+  EXPECT_LE(sx::last_evaluation_stats().predicted_bytes, P > 1 ? P * m * 8 : 0) << sx::explain(cols);
+  EXPECT_LT((sx::to_eigen(cols).col(0) - (A.transpose() * B).colwise().sum().transpose()).cwiseAbs().maxCoeff(), 1e-12);
+}
+
+}  // namespace
