@@ -92,7 +92,7 @@ std::vector<Buffer> gather_from_partial(const DistArray& src, const Needs& needs
   for (std::size_t w = 0; w < needs[me].size(); ++w) {
     const Box& want = needs[me][w];
     if (scatter) {
-      std::memcpy(out[w].data(), from, out[w].bytes());
+      if (out[w].bytes() > 0) std::memcpy(out[w].data(), from, out[w].bytes());  // empty boxes: nothing, not even null
       from += out[w].bytes();
     } else {
       copy_box(reduced.data(), whole, out[w].data(), want, want, elem);
