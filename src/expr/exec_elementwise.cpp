@@ -1,6 +1,8 @@
 // Planning and running leaves (generated sources) and elementwise maps.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <functional>
 #include <unordered_map>
@@ -280,7 +282,7 @@ RegionInputs gather_region_inputs(const Region& r, const InputArrays& in, const 
 }
 
 void eval_region_rows(const Region& r, const RegionInputs& in, std::size_t t, const Shape& tile_shape, index_t r0,
-                      index_t r1, std::byte* dst) {
+                      index_t r1, std::byte* dst, int produced, const std::byte* produced_rows) {
   if (tile_shape.empty()) {
     fused_tile(r.program, dst, tile_shape, in.tiles[t]);
     return;
@@ -288,7 +290,13 @@ void eval_region_rows(const Region& r, const RegionInputs& in, std::size_t t, co
   Shape slab = tile_shape;
   slab[0] = r1 - r0;
   std::vector<MapInput> inputs = in.tiles[t];
-  for (MapInput& mi : inputs) {
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    MapInput& mi = inputs[i];
+    if (static_cast<int>(i) == produced) {
+      mi.data = produced_rows;
+      mi.shape[0] = r1 - r0;
+      continue;
+    }
     if (mi.shape[0] == 1 && tile_shape[0] != 1) continue;  // broadcast along rows
     index_t row = 1;
     for (std::size_t a = 1; a < mi.shape.size(); ++a) row *= mi.shape[a];
@@ -296,6 +304,28 @@ void eval_region_rows(const Region& r, const RegionInputs& in, std::size_t t, co
     mi.shape[0] = r1 - r0;
   }
   fused_tile(r.program, dst, slab, inputs);
+}
+
+RegionInputs gather_region_inputs_around(const Region& r, const Node& produced, const InputArrays& others,
+                                         const Layout& layout, Communicator& comm, int* produced_at) {
+  // An empty stand-in: its tiles are held locally, so gathering shares, never copies.
+  DistArray slot(layout, produced.dtype, comm.rank(), /*allocate=*/false);
+  for (Tile& tile : slot.tiles()) tile.data = Buffer(0);
+  InputArrays ext;
+  std::size_t next = 0;
+  for (std::size_t i = 0; i < r.externals.size(); ++i) {
+    if (r.externals[i] == &produced) {
+      *produced_at = static_cast<int>(i);
+      ext.push_back(&slot);
+    } else {
+      ext.push_back(others.at(next++));
+    }
+  }
+  return gather_region_inputs(r, ext, layout, comm);
+}
+
+index_t cache_block_rows(index_t row_bytes, index_t tallest) {
+  return std::clamp<index_t>((index_t{128} << 10) / std::max<index_t>(1, row_bytes), 1, std::max<index_t>(1, tallest));
 }
 
 DistArray exec_region(const Region& r, const InputArrays& in, const Plan& p, Communicator& comm) {

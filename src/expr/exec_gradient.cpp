@@ -61,23 +61,10 @@ DistArray exec_gradient(const Node& outer, const Region& r, const Node& z, const
   const index_t k = columns(z.shape);
   const DType t = z.dtype;
 
-  // w on every rank (d x k values).
-  const Needs whole(comm.size(), std::vector<Box>{Box::whole(W.shape())});
-  const Buffer w = std::move(gather_boxes(W, whole, comm)[0]);
-  // The region's other inputs, aligned with z's rows; z itself is filled block by block.
-  DistArray z_slot(lz, t, comm.rank(), /*allocate=*/false);
-  for (Tile& tile : z_slot.tiles()) tile.data = Buffer(0);
-  InputArrays ext;
-  std::size_t zi = 0, next = 2;
-  for (std::size_t i = 0; i < r.externals.size(); ++i) {
-    if (r.externals[i] == &z) {
-      zi = i;
-      ext.push_back(&z_slot);
-    } else {
-      ext.push_back(in[next++]);
-    }
-  }
-  const RegionInputs ri = gather_region_inputs(r, ext, lz, comm);
+  const Buffer w = gather_whole(W, comm);  // d x k values on every rank
+  // The region's other inputs, aligned with z's rows; z itself is made block by block.
+  int zi = -1;
+  const RegionInputs ri = gather_region_inputs_around(r, z, InputArrays(in.begin() + 2, in.end()), lz, comm, &zi);
 
   Buffer acc(static_cast<std::size_t>(d * k) * itemsize(t));
   visit_dtype(t, [&](auto tag) {
@@ -86,11 +73,10 @@ DistArray exec_gradient(const Node& outer, const Region& r, const Node& z, const
       Eigen::Map<RowMat<T>> G(acc.as<T>(), d, k);
       G.setZero();
       const Eigen::Map<const RowMat<T>> Wm(w.as<T>(), d, k);
-      // Blocks of about 128 KiB of X: they stay in cache between the two products.
+      // Blocks of X's rows that stay in cache between the two products.
       index_t tallest = 1;
       for (const Tile& xt : X.tiles()) tallest = std::max<index_t>(tallest, xt.box.extent(0));
-      const index_t width = std::max<index_t>(1, std::max(d, k) * static_cast<index_t>(sizeof(T)));
-      const index_t block = std::clamp<index_t>((index_t{128} << 10) / width, 1, tallest);
+      const index_t block = cache_block_rows(std::max(d, k) * static_cast<index_t>(sizeof(T)), tallest);
       Buffer zb(static_cast<std::size_t>(block * k) * sizeof(T)), rb(static_cast<std::size_t>(block * k) * sizeof(T));
       for (std::size_t ti = 0; ti < X.tiles().size(); ++ti) {
         const Tile& xt = X.tiles()[ti];
@@ -103,23 +89,7 @@ DistArray exec_gradient(const Node& outer, const Region& r, const Node& z, const
           Eigen::Map<RowMat<T>> Z(zb.as<T>(), nb, k);
           Z.noalias() = Xb * Wm;
           // The region over rows [r0, r0 + nb) of this tile, z read from the block.
-          Shape slab = tile_shape;
-          slab[0] = nb;
-          std::vector<MapInput> inputs = ri.tiles[ti];
-          for (std::size_t i = 0; i < inputs.size(); ++i) {
-            MapInput& mi = inputs[i];
-            if (i == zi) {
-              mi.data = zb.data();
-              mi.shape[0] = nb;
-              continue;
-            }
-            if (mi.shape[0] == 1 && tile_shape[0] != 1) continue;  // broadcast along rows
-            index_t row = 1;
-            for (std::size_t a = 1; a < mi.shape.size(); ++a) row *= mi.shape[a];
-            mi.data += r0 * row * static_cast<index_t>(itemsize(mi.dtype));
-            mi.shape[0] = nb;
-          }
-          fused_tile(r.program, rb.data(), slab, inputs);
+          eval_region_rows(r, ri, ti, tile_shape, r0, r0 + nb, rb.data(), zi, zb.data());
           const Eigen::Map<const RowMat<T>> R(rb.as<T>(), nb, k);
           G.noalias() += Xb.transpose() * R;
         }

@@ -329,19 +329,8 @@ DistArray exec_dot_map(const Region& r, const Node& z, const InputArrays& in, co
   const DotGeometry g = dot_map_geometry(z, A.layout(), in[1]->layout(), comm.size(), &lz);
   std::vector<Buffer> ga = gather_boxes(A, g.needs_a, comm);
   std::vector<Buffer> gb = gather_boxes(Bm, g.needs_b, comm);
-  DistArray z_slot(lz, z.dtype, comm.rank(), /*allocate=*/false);
-  for (Tile& tile : z_slot.tiles()) tile.data = Buffer(0);
-  InputArrays ext;
-  std::size_t zi = 0, next = 2;
-  for (std::size_t i = 0; i < r.externals.size(); ++i) {
-    if (r.externals[i] == &z) {
-      zi = i;
-      ext.push_back(&z_slot);
-    } else {
-      ext.push_back(in[next++]);
-    }
-  }
-  const RegionInputs ri = gather_region_inputs(r, ext, lz, comm);
+  int zi = -1;
+  const RegionInputs ri = gather_region_inputs_around(r, z, InputArrays(in.begin() + 2, in.end()), lz, comm, &zi);
   DistArray out(lz, r.root->dtype, comm.rank());
   const index_t kdim = A.shape()[1], m = g.out.shape()[1];
   const std::size_t out_item = itemsize(r.root->dtype);
@@ -349,12 +338,10 @@ DistArray exec_dot_map(const Region& r, const Node& z, const InputArrays& in, co
     using T = typename decltype(tag)::type;
     if constexpr (std::is_floating_point_v<T>) {
       using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-      // Blocks of about 128 KiB of a's rows or of the product, whichever is wider, and
-      // no taller than the tallest tile.
+      // Blocks of a's rows or of the product (whichever is wider) that stay in cache.
       index_t tallest = 1;
       for (const Tile& tile : out.tiles()) tallest = std::max<index_t>(tallest, tile.box.shape().empty() ? 1 : tile.box.extent(0));
-      const index_t width = std::max<index_t>(1, std::max(kdim, m) * static_cast<index_t>(sizeof(T)));
-      const index_t block = std::clamp<index_t>((index_t{128} << 10) / width, 1, tallest);
+      const index_t block = cache_block_rows(std::max(kdim, m) * static_cast<index_t>(sizeof(T)), tallest);
       Buffer zb(static_cast<std::size_t>(block * m) * sizeof(T));
       for (std::size_t t = 0; t < out.tiles().size(); ++t) {
         Tile& tile = out.tiles()[t];
@@ -367,23 +354,8 @@ DistArray exec_dot_map(const Region& r, const Node& z, const InputArrays& in, co
           Eigen::Map<Mat> Z(zb.as<T>(), nb, m);
           if (kdim == 0) Z.setZero();
           else Z.noalias() = Eigen::Map<const Mat>(ga[t].as<T>() + r0 * kdim, nb, kdim) * B;
-          Shape slab = tile_shape;
-          slab[0] = nb;
-          std::vector<MapInput> inputs = ri.tiles[t];
-          for (std::size_t i = 0; i < inputs.size(); ++i) {
-            MapInput& mi = inputs[i];
-            if (i == zi) {
-              mi.data = zb.data();
-              mi.shape[0] = nb;
-              continue;
-            }
-            if (mi.shape[0] == 1 && rows != 1) continue;  // broadcast along rows
-            index_t row = 1;
-            for (std::size_t a = 1; a < mi.shape.size(); ++a) row *= mi.shape[a];
-            mi.data += r0 * row * static_cast<index_t>(itemsize(mi.dtype));
-            mi.shape[0] = nb;
-          }
-          fused_tile(r.program, tile.data.data() + static_cast<std::size_t>(r0 * m) * out_item, slab, inputs);
+          eval_region_rows(r, ri, t, tile_shape, r0, r0 + nb, tile.data.data() + static_cast<std::size_t>(r0 * m) * out_item,
+                           zi, zb.data());
         }
       }
     } else {

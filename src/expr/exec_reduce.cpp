@@ -145,15 +145,16 @@ DistArray summand_of(const DistArray& values, const Layout& in, int axis, const 
 
 }  // namespace
 
-Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks, const Region* region, const Layout* target) {
+namespace {
+
+/// The reduction of data laid out as `L` (computed, or a fused region evaluated in that
+/// layout at `fused_bytes`), its partials along a split axis gathered and combined where
+/// `target` says (default: replicated).
+Plan gathered_plan(const Node& n, const Layout& L, std::int64_t fused_bytes, const std::string& prefix, int nranks,
+                   const Layout* target) {
   Plan p;
-  std::optional<Plan> fused;
-  if (region) {
-    fused = plan_region(*region, in, nranks);
-    p.predicted_bytes = fused->predicted_bytes;
-  }
-  const Layout& L = region ? fused->layout : *in[0];
-  p.strategy = region ? region->label() + " reduced as computed; " : "";
+  p.predicted_bytes = fused_bytes;
+  p.strategy = prefix;
   if (local_only(L, n.axis)) {
     p.layout = n.axis < 0 ? Layout(Shape{}, {}, {L.owner(0)}) : tiling::remove_axis(L, n.axis);
     p.strategy += "within tiles";
@@ -181,6 +182,8 @@ Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks, const Region
   return p;
 }
 
+}  // namespace
+
 std::vector<Plan> reduce_options(const Node& n, const InputLayouts& in, int nranks, const Region* region,
                                  const Layout* target) {
   if (!region && in[0]->is_partial()) {
@@ -191,19 +194,22 @@ std::vector<Plan> reduce_options(const Node& n, const InputLayouts& in, int nran
     p.strategy = "each rank sums its summand";
     return {p};
   }
-  std::vector<Plan> options{plan_reduce(n, in, nranks, region, target)};
-  if (n.reduce_kind != ReduceKind::sum || n.dtype == DType::boolean) return options;
+  // A fused region is evaluated where plan_region puts it; its inputs' bytes count.
   std::optional<Plan> fused;
   if (region) fused = plan_region(*region, in, nranks);
   const Layout& L = region ? fused->layout : *in[0];
+  const std::int64_t fused_bytes = region ? fused->predicted_bytes : 0;
+  const std::string prefix = region ? region->label() + " reduced as computed; " : std::string();
+  std::vector<Plan> options{gathered_plan(n, L, fused_bytes, prefix, nranks, target)};
+  if (n.reduce_kind != ReduceKind::sum || n.dtype == DType::boolean) return options;
   if (local_only(L, n.axis)) return options;
   // A replicated tile would be summed once per rank.
   for (int o : L.owners())
     if (o == tiling::kReplicated) return options;
   Plan p;
   p.layout = Layout::partial(n.shape);
-  p.predicted_bytes = region ? fused->predicted_bytes : 0;
-  p.strategy = (region ? region->label() + " reduced as computed; " : std::string()) + "partial sums";
+  p.predicted_bytes = fused_bytes;
+  p.strategy = prefix + "partial sums";
   options.push_back(std::move(p));
   return options;
 }

@@ -167,17 +167,54 @@ void number_layouts(Schedule& s) {
   }
 }
 
+using ConsumersOf = std::unordered_map<const Node*, std::vector<const Node*>>;
+
+/// Whether every reader of `n` is a node computed inside region `r`.
+bool read_only_inside(const Node* n, const Region& r, const ConsumersOf& consumers_of) {
+  const auto cs = consumers_of.find(n);
+  if (cs == consumers_of.end()) return false;
+  for (const Node* c : cs->second)
+    if (std::find(r.members.begin(), r.members.end(), c) == r.members.end()) return false;
+  return true;
+}
+
+/// A product and the region that maps it become one unit: its inputs are the product's
+/// operands, then the region's other inputs, in order.
+std::vector<Node*> inputs_around(Node* a, Node* b, const Region& r, const Node* product) {
+  std::vector<Node*> in{a, b};
+  for (Node* e : r.externals)
+    if (e != product) in.push_back(e);
+  return in;
+}
+
+bool float_type(DType t) { return t == DType::f64 || t == DType::f32; }
+
+/// Removes the units whose indices are in `merged` (their work moved into others).
+void drop_units(Schedule& s, const std::unordered_set<std::size_t>& merged) {
+  if (merged.empty()) return;
+  std::vector<Unit> kept;
+  kept.reserve(s.units.capacity());
+  for (std::size_t i = 0; i < s.units.size(); ++i)
+    if (!merged.count(i)) kept.push_back(std::move(s.units[i]));
+  s.units = std::move(kept);
+}
+
+std::unordered_map<const Node*, std::size_t> unit_index(const Schedule& s) {
+  std::unordered_map<const Node*, std::size_t> unit_of;
+  for (std::size_t i = 0; i < s.units.size(); ++i) unit_of[s.units[i].node] = i;
+  return unit_of;
+}
+
 /// dot(X.T(), f(dot(X, w), ...)) with X held split by rows, where the inner dot and the
 /// region feed nothing else: one unit that reads each row block of X once.
 void fuse_gradients(Schedule& s, const std::unordered_set<const Node*>& shared,
-                    const std::unordered_map<const Node*, const Node*>& consumer) {
+                    const std::unordered_map<const Node*, const Node*>& consumer, const ConsumersOf& consumers_of) {
   auto sole = [&](const Node* n, const Node* c) {
     if (n->result || s.held.count(n) || shared.count(n)) return false;
     const auto it = consumer.find(n);
     return it != consumer.end() && it->second == c;
   };
-  std::unordered_map<const Node*, std::size_t> unit_of;
-  for (std::size_t i = 0; i < s.units.size(); ++i) unit_of[s.units[i].node] = i;
+  const auto unit_of = unit_index(s);
   std::unordered_set<std::size_t> merged;
   for (Unit& o : s.units) {
     const Node& outer = *o.node;
@@ -192,7 +229,7 @@ void fuse_gradients(Schedule& s, const std::unordered_set<const Node*>& shared,
     Node* z = nullptr;
     for (Node* e : ru.region->externals)
       if (e->op == Op::dot && e->inputs[0].get() == X && e->shape == rn->shape && !e->result && !s.held.count(e) &&
-          !shared.count(e))
+          !shared.count(e) && read_only_inside(e, *ru.region, consumers_of))
         z = e;
     if (!z) continue;
     const auto z_it = unit_of.find(z);
@@ -200,33 +237,20 @@ void fuse_gradients(Schedule& s, const std::unordered_set<const Node*>& shared,
     const Unit& zu = s.units[z_it->second];
     if (zu.fold[0] || zu.fold[1]) continue;
     const DType t = z->dtype;
-    if ((t != DType::f64 && t != DType::f32) || X->dtype != t || z->inputs[1]->dtype != t || rn->dtype != t ||
-        outer.dtype != t)
-      continue;
-    // z's only reader must be the region (its consumer is a node inside the region).
-    if (std::find(ru.region->members.begin(), ru.region->members.end(), consumer.at(z)) == ru.region->members.end())
-      continue;
+    if (!float_type(t) || X->dtype != t || z->inputs[1]->dtype != t || rn->dtype != t || outer.dtype != t) continue;
     o.gradient_z = z;
     o.region = std::move(ru.region);
-    o.inputs = {o.inputs[0], z->inputs[1].get()};
-    for (Node* e : o.region->externals)
-      if (e != z) o.inputs.push_back(e);
+    o.inputs = inputs_around(o.inputs[0], z->inputs[1].get(), *o.region, z);
     merged.insert(r_it->second);
     merged.insert(z_it->second);
   }
-  if (merged.empty()) return;
-  std::vector<Unit> kept;
-  kept.reserve(s.units.capacity());
-  for (std::size_t i = 0; i < s.units.size(); ++i)
-    if (!merged.count(i)) kept.push_back(std::move(s.units[i]));
-  s.units = std::move(kept);
+  drop_units(s, merged);
 }
 
 /// region(dot(a, b), ...) where the dot feeds only the region and a is split by rows
 /// only: one unit that maps each row block of the product as it is computed.
-void fuse_dot_maps(Schedule& s, const std::unordered_map<const Node*, std::vector<const Node*>>& consumers_of) {
-  std::unordered_map<const Node*, std::size_t> unit_of;
-  for (std::size_t i = 0; i < s.units.size(); ++i) unit_of[s.units[i].node] = i;
+void fuse_dot_maps(Schedule& s, const ConsumersOf& consumers_of) {
+  const auto unit_of = unit_index(s);
   std::unordered_set<std::size_t> merged;
   for (Unit& ru : s.units) {
     if (!ru.region || ru.node->op == Op::reduce || ru.gradient_z || ru.map_dot) continue;
@@ -236,13 +260,8 @@ void fuse_dot_maps(Schedule& s, const std::unordered_map<const Node*, std::vecto
       const Node* a = e->inputs[0].get();
       if (!a->result || !dot_map_applies(*e, a->result->layout())) continue;
       const DType t = e->dtype;
-      if ((t != DType::f64 && t != DType::f32) || a->dtype != t || e->inputs[1]->dtype != t) continue;
-      const auto cs = consumers_of.find(e);
-      bool inside = cs != consumers_of.end();
-      if (inside)
-        for (const Node* c : cs->second)
-          inside = inside && std::find(ru.region->members.begin(), ru.region->members.end(), c) != ru.region->members.end();
-      if (!inside) continue;
+      if (!float_type(t) || a->dtype != t || e->inputs[1]->dtype != t) continue;
+      if (!read_only_inside(e, *ru.region, consumers_of)) continue;
       const auto z_it = unit_of.find(e);
       if (z_it == unit_of.end() || merged.count(z_it->second)) continue;
       const Unit& zu = s.units[z_it->second];
@@ -253,16 +272,9 @@ void fuse_dot_maps(Schedule& s, const std::unordered_map<const Node*, std::vecto
     }
     if (!z) continue;
     ru.map_dot = z;
-    ru.inputs = {z->inputs[0].get(), z->inputs[1].get()};
-    for (Node* e : ru.region->externals)
-      if (e != z) ru.inputs.push_back(e);
+    ru.inputs = inputs_around(z->inputs[0].get(), z->inputs[1].get(), *ru.region, z);
   }
-  if (merged.empty()) return;
-  std::vector<Unit> kept;
-  kept.reserve(s.units.capacity());
-  for (std::size_t i = 0; i < s.units.size(); ++i)
-    if (!merged.count(i)) kept.push_back(std::move(s.units[i]));
-  s.units = std::move(kept);
+  drop_units(s, merged);
 }
 
 /// The units: fusion decides which nodes are computed inside others.
@@ -286,7 +298,7 @@ void build_units(Schedule& s, Node* root) {
   // no user holds it and every consumer is an elementwise node of its shape in one and
   // the same region (so where(a > 0, a, -a) computes a once, inside). Otherwise it is
   // the root of a region of its own.
-  std::unordered_map<const Node*, std::vector<const Node*>> consumers_of;
+  ConsumersOf consumers_of;
   for (Node* n : order)
     for (const auto& in : n->inputs) {
       auto& cs = consumers_of[in.get()];
@@ -352,7 +364,7 @@ void build_units(Schedule& s, Node* root) {
     }
     s.units.push_back(std::move(u));
   }
-  if (fuse) fuse_gradients(s, shared, consumer);
+  if (fuse) fuse_gradients(s, shared, consumer, consumers_of);
   if (fuse) fuse_dot_maps(s, consumers_of);
 }
 
@@ -626,6 +638,7 @@ std::unordered_map<std::string, std::vector<int>>& plan_cache() {
   static std::unordered_map<std::string, std::vector<int>> cache;
   return cache;
 }
+std::int64_t g_plan_cache_hits = 0;
 
 /// Solves (or recalls) the layout problem and fixes every unit's plan and layout.
 void optimize(Schedule& s, int P) {
@@ -637,6 +650,7 @@ void optimize(Schedule& s, int P) {
     fits = hit->second[i] >= 0 && static_cast<std::size_t>(hit->second[i]) < s.candidates[i].size();
   if (fits) {
     choice = hit->second;
+    ++g_plan_cache_hits;
   } else {
     const tiling::LayoutProblem prob = layout_problem(s, P);
     choice = tiling::solve_layouts(prob).choice;
@@ -834,5 +848,7 @@ LayoutReport layout_report(const NodePtr& root) {
 }
 
 EvalStats last_stats() { return g_last; }
+
+std::int64_t plan_cache_hits() { return g_plan_cache_hits; }
 
 }  // namespace spartanxx::detail

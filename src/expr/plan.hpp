@@ -61,21 +61,30 @@ struct RegionInputs {
 RegionInputs gather_region_inputs(const Region& r, const InputArrays& externals, const Layout& layout,
                                   Communicator& comm);
 /// Rows [r0, r1) (along axis 0) of local tile `t` of the region's result, into `dst`;
-/// a 0-d tile is one slab.
+/// a 0-d tile is one slab. With `produced` >= 0, that external is read from
+/// `produced_rows` (rows [r0, r1) of it, contiguous) instead of from its tile.
 void eval_region_rows(const Region& r, const RegionInputs& in, std::size_t t, const Shape& tile_shape, index_t r0,
-                      index_t r1, std::byte* dst);
+                      index_t r1, std::byte* dst, int produced = -1, const std::byte* produced_rows = nullptr);
 
-/// With `region`, the reduction's input is that elementwise region, computed slab by
-/// slab while it is reduced (never materialized); `in` are then the region's externals.
-/// `target`: where partials along a split axis are combined (default: replicated).
-Plan plan_reduce(const Node& n, const InputLayouts& in, int nranks, const Region* region = nullptr,
-                 const Layout* target = nullptr);
-DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm,
-                      const Region* region = nullptr);
-/// Every way to compute the reduction: plan_reduce's, and for a sum along a split axis
-/// the partial sums each rank holds (resolved by a later step).
+/// The region's inputs for `layout` when external `produced` is computed block by block
+/// by the caller (a product): `others` are the remaining externals, in order. Returns
+/// the inputs and sets `*produced_at` to its index among the externals (collective).
+RegionInputs gather_region_inputs_around(const Region& r, const Node& produced, const InputArrays& others,
+                                         const Layout& layout, Communicator& comm, int* produced_at);
+
+/// Rows per block so that a block of rows `row_bytes` wide stays in cache (~128 KiB),
+/// at most `tallest` (the tallest tile), at least 1.
+index_t cache_block_rows(index_t row_bytes, index_t tallest);
+
+/// Every way to compute the reduction (with `region`, its input is that elementwise
+/// region, computed slab by slab while it is reduced, never materialized; `in` are then
+/// the region's externals): partials along a split axis gathered and combined where
+/// `target` says (default: replicated), and for a sum the partial sums each rank holds
+/// (resolved by a later step).
 std::vector<Plan> reduce_options(const Node& n, const InputLayouts& in, int nranks, const Region* region = nullptr,
                                  const Layout* target = nullptr);
+DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm,
+                      const Region* region = nullptr);
 
 /// Which dot operands are 2-d transposes folded into the product: the operand given is
 /// the transpose's input, which the product reads transposed, with no copy.
@@ -129,6 +138,9 @@ struct LayoutReport {
   double solve_seconds = 0;        // of which solving
 };
 LayoutReport layout_report(const NodePtr& root);
+
+/// How many evaluations (and explains) on this rank reused a cached plan.
+std::int64_t plan_cache_hits();
 
 /// The plan for `root` as text (plans without running when not yet evaluated).
 std::string explain_plan(const NodePtr& root);

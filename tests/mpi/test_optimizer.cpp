@@ -327,7 +327,10 @@ TEST(Optimizer, PlansAreReusedAcrossLoopIterations) {
   std::string first;
   for (int it = 1; it <= 3; ++it) {
     w = w - (0.5 / it) * sx::dot(x.T(), sx::tanh(sx::dot(x, w) + 1.0));
+    const std::int64_t hits = sx::detail::plan_cache_hits();
     w.evaluate();
+    // Iterations after the first find their plan in the cache, not by a new search.
+    if (it > 1) EXPECT_EQ(sx::detail::plan_cache_hits(), hits + 1) << "iteration " << it;
     const std::string text = sx::explain(w);
     const std::string plan = text.substr(0, text.find('\n'));
     if (it == 1) first = plan;
