@@ -234,7 +234,7 @@ int main(int argc, char** argv) {
   bool quick = false;
   bool no_eigen = false;
   bool no_scalapack = false;
-  const std::vector<std::string> all_areas = {"elementwise", "compute", "fusion", "reductions", "gemm", "logreg"};
+  const std::vector<std::string> all_areas = {"elementwise", "compute", "fusion", "reductions", "gemm", "logreg", "sparse"};
   std::string json_path;
   std::vector<std::string> only;
 
@@ -273,6 +273,15 @@ int main(int argc, char** argv) {
   app.add_option("--logreg-cols", cfg.logreg_cols, "columns d of X in the logistic-regression gradient")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  auto* opt_sparse_rows =
+      app.add_option("--sparse-rows", cfg.sparse_rows, "n of the n x n random sparse matrix (SpMV, sparse^T dense)")
+          ->check(CLI::PositiveNumber)
+          ->capture_default_str();
+  app.add_option("--sparse-per-row", cfg.sparse_per_row, "stored entries per row of the random sparse matrix")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--metis-dir", cfg.metis_dir, "where the METIS example graphs are (the largest is used)")
+      ->capture_default_str();
   app.add_option("--only", only, "run only these areas")
       ->check(CLI::IsMember(all_areas))
       ->delimiter(',');
@@ -308,6 +317,7 @@ int main(int argc, char** argv) {
     if (opt_gemm->count() == 0) cfg.gemm_n = 256;
     if (opt_compute_n->count() == 0) cfg.compute_n = std::int64_t{1} << 20;
     if (opt_logreg_rows->count() == 0) cfg.logreg_rows = 50000;
+    if (opt_sparse_rows->count() == 0) cfg.sparse_rows = 50000;
   }
   cfg.eigen = !no_eigen;
   cfg.scalapack = !no_scalapack && cfg.slow_reps > 0;
@@ -347,6 +357,7 @@ int main(int argc, char** argv) {
     if (areas.count("reductions")) add(spartanxx::bench::run_reductions(rt, cfg, np));
     if (areas.count("gemm")) add(spartanxx::bench::run_gemm(rt, cfg, np));
     if (areas.count("logreg")) add(spartanxx::bench::run_logreg(rt, cfg));
+    if (areas.count("sparse")) add(spartanxx::bench::run_sparse(rt, cfg));
 
     if (root) {
       print_table(results, rt.size(), cfg.reps);

@@ -14,6 +14,7 @@ packages=(
   libcli11-dev
   zlib1g-dev
   dataset-fashion-mnist
+  libmetis-doc
   python3-numpy
   libscalapack-openmpi-dev
 )

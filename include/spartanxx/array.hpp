@@ -50,7 +50,12 @@ class Array {
   DType dtype() const;
   int ndim() const { return static_cast<int>(shape().size()); }
   std::int64_t size() const;
-  bool is_sparse() const { return false; }
+  /// True for a sparse matrix (see sparse.hpp).
+  bool is_sparse() const;
+  /// The dense array (itself when dense); lazy.
+  Array todense() const;
+  /// A sparse matrix of the nonzero elements (itself when sparse); lazy.
+  Array to_sparse() const;
   /// True once the node holds a computed result.
   bool is_evaluated() const;
 

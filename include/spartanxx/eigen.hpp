@@ -1,11 +1,13 @@
 #pragma once
 // Conversion between spartanxx arrays and Eigen.
 #include <Eigen/Core>
+#include <Eigen/SparseCore>
 
 #include <vector>
 
 #include "spartanxx/array.hpp"
 #include "spartanxx/creation.hpp"
+#include "spartanxx/sparse.hpp"
 
 namespace spartanxx {
 
@@ -40,5 +42,18 @@ Array from_eigen(const Eigen::DenseBase<Derived>& m) {
 /// The whole array on every rank as a double matrix (collective). A 1-d array becomes a
 /// column vector, a 0-d array a 1x1 matrix; arrays of more dimensions are an error.
 Eigen::MatrixXd to_eigen(const Array& a);
+
+/// A sparse matrix that every rank passes whole (each keeps its rows, split to balance
+/// stored entries). Collective.
+template <class T, int Options, class Index>
+Array from_eigen_sparse(const Eigen::SparseMatrix<T, Options, Index>& m) {
+  Eigen::SparseMatrix<double, Eigen::RowMajor, std::int64_t> rm = m.template cast<double>();
+  rm.makeCompressed();
+  return sparse_from_csr(Shape{rm.rows(), rm.cols()}, rm.outerIndexPtr(), rm.innerIndexPtr(), rm.valuePtr(),
+                         dtype_of<T>());
+}
+
+/// The whole sparse matrix on every rank (a dense array: its nonzeros). Collective.
+Eigen::SparseMatrix<double, Eigen::RowMajor, std::int64_t> to_eigen_sparse(const Array& a);
 
 }  // namespace spartanxx

@@ -6,6 +6,8 @@
 #include "spartanxx/eigen.hpp"
 #include "spartanxx/errors.hpp"
 #include "spartanxx/fwd.hpp"
+#include "spartanxx/io.hpp"
 #include "spartanxx/ops.hpp"
 #include "spartanxx/runtime.hpp"
+#include "spartanxx/sparse.hpp"
 #include "spartanxx/xtensor.hpp"

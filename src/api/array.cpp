@@ -8,6 +8,7 @@
 #include "mpi_backend/communicator.hpp"
 #include "spartanxx/eigen.hpp"
 #include "spartanxx/errors.hpp"
+#include "spartanxx/sparse.hpp"
 
 namespace spartanxx {
 
@@ -22,6 +23,9 @@ const detail::Node& Array::checked() const { return *detail::node_of(*this, "Arr
 const Shape& Array::shape() const { return checked().shape; }
 DType Array::dtype() const { return checked().dtype; }
 std::int64_t Array::size() const { return tiling::volume(checked().shape); }
+bool Array::is_sparse() const { return checked().sparse; }
+Array Array::todense() const { return spartanxx::todense(*this); }
+Array Array::to_sparse() const { return spartanxx::to_sparse(*this); }
 bool Array::is_evaluated() const { return checked().result != nullptr; }
 
 const Array& Array::evaluate() const {

@@ -132,6 +132,25 @@ Tile* DistArray::find(int tile_id) {
 
 const Tile* DistArray::find(int tile_id) const { return const_cast<DistArray*>(this)->find(tile_id); }
 
+DistArray DistArray::sparse(Layout layout, DType dtype, int rank, std::vector<std::int64_t> tile_nnz) {
+  if (layout.ndim() != 2 || layout.tiles_along(1) != 1 || layout.is_partial())
+    throw std::logic_error("DistArray::sparse: sparse arrays are 2-d and split by rows only");
+  if (static_cast<int>(tile_nnz.size()) != layout.num_tiles())
+    throw std::logic_error("DistArray::sparse: one stored-entry count per tile expected");
+  DistArray a(std::move(layout), dtype, rank, /*allocate=*/false);
+  a.sparse_ = true;
+  a.tile_nnz_ = std::move(tile_nnz);
+  return a;
+}
+
+std::int64_t DistArray::nnz() const {
+  if (!sparse_) return static_cast<std::int64_t>(tiling::volume(shape()));
+  std::int64_t n = 0;
+  if (layout_.is_replicated()) return tile_nnz_.empty() ? 0 : tile_nnz_[0];
+  for (auto c : tile_nnz_) n += c;
+  return n;
+}
+
 DistArray DistArray::view_as(const Layout& layout) const {
   if (layout.num_tiles() != layout_.num_tiles() || layout.owners() != layout_.owners())
     throw std::logic_error("DistArray::view_as: layouts differ in tiles or owners");
@@ -144,6 +163,7 @@ DistArray DistArray::view_as(const Layout& layout) const {
     v.box = layout.tile_box(t.id);
     if (v.box.volume() != t.box.volume()) throw std::logic_error("DistArray::view_as: tile sizes differ");
     v.data = t.data;
+    v.csr = t.csr;
     out.tiles_.push_back(std::move(v));
   }
   return out;

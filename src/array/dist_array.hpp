@@ -1,5 +1,7 @@
 #pragma once
 // Materialized distributed data: a layout plus this rank's tiles.
+#include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "array/buffer.hpp"
@@ -17,12 +19,31 @@ using tiling::index_t;
 using tiling::Layout;
 using tiling::Needs;
 
+/// The structure of a CSR tile: row_ptr has box rows + 1 entries; entry k of row i has
+/// column col[k], counted from the box's first column. Columns are sorted within a row
+/// and unique. Maps that keep sparsity share their input's pattern.
+struct CsrPattern {
+  std::vector<std::int64_t> row_ptr{0};
+  std::vector<std::int64_t> col;
+};
+
+/// A sparse tile: a pattern and its values (nnz elements of the array's dtype).
+struct CsrTile {
+  std::shared_ptr<const CsrPattern> pattern;
+  Buffer values;
+  std::int64_t nnz() const { return pattern->row_ptr.back(); }
+  index_t rows() const { return static_cast<index_t>(pattern->row_ptr.size()) - 1; }
+  const std::int64_t* row_ptr() const { return pattern->row_ptr.data(); }
+  const std::int64_t* col() const { return pattern->col.data(); }
+};
+
 /// One tile this rank holds: its id in the layout, its global box and its elements in
-/// C order over the box.
+/// C order over the box (dense), or its CSR storage (sparse).
 struct Tile {
   int id = 0;
   Box box;
   Buffer data;
+  std::shared_ptr<const CsrTile> csr;  // sparse arrays only
 };
 
 class DistArray {
@@ -31,6 +52,15 @@ class DistArray {
   /// Every tile that `rank` holds under `layout`, allocated (uninitialized) unless
   /// `allocate` is false (then the caller sets each tile's data).
   DistArray(Layout layout, DType dtype, int rank, bool allocate = true);
+  /// A sparse array: every tile that `rank` holds, with `csr` set by the caller, and
+  /// the stored entries of every tile of the layout (all ranks know them), by tile id.
+  static DistArray sparse(Layout layout, DType dtype, int rank, std::vector<std::int64_t> tile_nnz);
+
+  bool is_sparse() const { return sparse_; }
+  /// Stored entries of each tile, by tile id (sparse arrays).
+  const std::vector<std::int64_t>& tile_nnz() const { return tile_nnz_; }
+  /// Stored entries of the whole array (each tile counted once).
+  std::int64_t nnz() const;
 
   const Layout& layout() const { return layout_; }
   DType dtype() const { return dtype_; }
@@ -49,6 +79,8 @@ class DistArray {
   Layout layout_;
   DType dtype_ = DType::f64;
   std::vector<Tile> tiles_;
+  bool sparse_ = false;
+  std::vector<std::int64_t> tile_nnz_;
 };
 
 /// Collective. Every rank names, in needs[r], the boxes rank r wants; returns this

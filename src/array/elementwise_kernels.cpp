@@ -160,6 +160,10 @@ void apply(MapOp op, index_t n, const Operand<C>* in, C* __restrict r) {
       });
       return;
     case MapOp::square: map1(n, r, in, [](C a) { return static_cast<C>(a * a); }); return;
+    case MapOp::sign:
+      // numpy.sign: -1, 0 or 1; NaN stays NaN.
+      map1(n, r, in, [](C a) { return a > C(0) ? C(1) : a < C(0) ? static_cast<C>(-1) : a == C(0) ? C(0) : a; });
+      return;
     case MapOp::add: map2(n, r, in, [](C a, C b) { return static_cast<C>(a + b); }); return;
     case MapOp::subtract: map2(n, r, in, [](C a, C b) { return static_cast<C>(a - b); }); return;
     case MapOp::multiply: map2(n, r, in, [](C a, C b) { return static_cast<C>(a * b); }); return;

@@ -18,6 +18,9 @@ Shape broadcast_shapes(const char* op, const std::vector<const Node*>& operands)
 DType result_type(const std::vector<const Node*>& operands);
 
 /// An axis in [-ndim, ndim) made non-negative; axis_error naming `op` and the shape otherwise.
+/// A fresh id for a new sparse structure (see Node::pattern).
+std::uint64_t new_pattern_id();
+
 int normalize_axis(const char* op, int axis, const Shape& shape);
 
 }  // namespace spartanxx::detail

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 
@@ -91,6 +92,84 @@ namespace {
 
 DType float_result(DType t) { return t == DType::f32 ? DType::f32 : DType::f64; }
 
+/// The operation at sparse operands' implicit zeros (scalars at their values); NaN when
+/// it has no simple value.
+double at_zero(Op op, const std::vector<double>& a) {
+  const double x = a[0], y = a.size() > 1 ? a[1] : 0;
+  switch (op) {
+    case Op::negative: return -x;
+    case Op::abs: return std::abs(x);
+    case Op::sqrt: return std::sqrt(x);
+    case Op::square: return x * x;
+    case Op::sign: return x > 0 ? 1 : x < 0 ? -1 : x;
+    case Op::cast: return x;
+    case Op::log1p: return std::log1p(x);
+    case Op::tanh: return std::tanh(x);
+    case Op::exp: return std::exp(x);
+    case Op::log: return std::log(x);
+    case Op::sigmoid: return 1 / (1 + std::exp(-x));
+    case Op::logical_not: return x == 0;
+    case Op::add: return x + y;
+    case Op::subtract: return x - y;
+    case Op::multiply: return x * y;
+    case Op::divide: return x / y;
+    case Op::power: return std::pow(x, y);
+    case Op::maximum: return std::max(x, y);
+    case Op::minimum: return std::min(x, y);
+    case Op::equal: return x == y;
+    case Op::not_equal: return x != y;
+    case Op::less: return x < y;
+    case Op::less_equal: return x <= y;
+    case Op::greater: return x > y;
+    case Op::greater_equal: return x >= y;
+    case Op::logical_and: return x != 0 && y != 0;
+    case Op::logical_or: return x != 0 || y != 0;
+    case Op::where: return x != 0 ? y : a[2];
+    default: return std::nan("");
+  }
+}
+
+std::uint64_t g_next_pattern = 0;
+
+/// Sparse operands: the result is sparse with their pattern when the operation keeps
+/// zeros zero (evaluated at the implicit zeros, or a product with dense arrays);
+/// otherwise a value_error that says to call todense() first.
+void apply_sparse_rules(Op op, const std::vector<const Node*>& raw, Node& out) {
+  const Node* first = nullptr;
+  bool dense_arrays = false;
+  std::vector<std::string> shapes;
+  for (const Node* n : raw) {
+    shapes.push_back(fmt::format("{}{}", tiling::to_string(n->shape), n->sparse ? " sparse" : ""));
+    if (n->sparse && !first) first = n;
+    if (!n->sparse && n->op != Op::weak_scalar && !(n->op == Op::constant && n->shape.empty())) dense_arrays = true;
+  }
+  if (!first) return;
+  const std::string operands = fmt::format("{}", fmt::join(shapes, ", "));
+  if (out.shape != first->shape)
+    throw shape_error(fmt::format("{}: a sparse operand cannot be broadcast (operands {})", op_name(op), operands));
+  for (const Node* n : raw)
+    if (n->sparse && n->pattern != first->pattern)
+      throw value_error(fmt::format("{}: sparse operands of different structure are not supported (operands {}); "
+                                    "call todense() on one of them first",
+                                    op_name(op), operands));
+  bool keeps = false;
+  if (dense_arrays) {
+    keeps = op == Op::multiply || op == Op::logical_and;
+  } else {
+    std::vector<double> args;
+    for (const Node* n : raw) args.push_back(n->sparse ? 0.0 : n->value);
+    const double z = at_zero(op, args);
+    keeps = z == 0;
+  }
+  if (!keeps)
+    throw value_error(fmt::format("{}: the result would not be sparse (the operation does not keep zeros zero; "
+                                  "operands {}); call todense() first",
+                                  op_name(op), operands));
+  out.sparse = true;
+  out.pattern = first->pattern;
+  out.nnz_estimate = first->nnz_estimate;
+}
+
 Array build(Op op, std::vector<Array> args) {
   std::vector<NodePtr> inputs;
   std::vector<const Node*> raw;
@@ -140,10 +219,15 @@ Array build(Op op, std::vector<Array> args) {
         throw value_error(fmt::format("power: integers to negative integer powers are not allowed (exponent {})",
                                       raw[i]->ivalue));
   // Weak scalars take the result's dtype (their values are kept in double/int64).
-  return Array(make_node(op, std::move(shape), out, std::move(inputs)));
+  auto node = make_node(op, std::move(shape), out, std::move(inputs));
+  apply_sparse_rules(op, raw, *node);
+  return Array(node);
 }
 
 }  // namespace
+
+std::uint64_t new_pattern_id() { return ++g_next_pattern; }
+
 }  // namespace spartanxx::detail
 
 namespace spartanxx {
@@ -175,6 +259,7 @@ Array abs(const Array& a) { return build(Op::abs, {a}); }
 Array square(const Array& a) { return build(Op::square, {a}); }
 Array tanh(const Array& a) { return build(Op::tanh, {a}); }
 Array sigmoid(const Array& a) { return build(Op::sigmoid, {a}); }
+Array sign(const Array& a) { return build(Op::sign, {a}); }
 Array where(const Array& cond, const Array& a, const Array& b) {
   // The condition is truth-tested (x != 0), whatever the branches' dtype.
   return build(Op::where, {cond.dtype() == DType::boolean ? cond : cond.astype(DType::boolean), a, b});

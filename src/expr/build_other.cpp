@@ -1,6 +1,8 @@
 // Building reduction, linear-algebra and shape nodes (everything but elementwise maps).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "expr/build.hpp"
@@ -17,6 +19,9 @@ using tiling::to_string;
 Array reduce(const Array& a, ReduceKind kind, std::optional<int> axis, const char* name = nullptr) {
   if (!name) name = reduce_name(kind);
   const NodePtr& in = node_of(a, name);
+  if (in->sparse && (kind == ReduceKind::argmin || kind == ReduceKind::argmax))
+    throw value_error(fmt::format("{}: not supported for sparse arrays (shape {}); call todense() first", name,
+                                  to_string(in->shape)));
   Shape shape;
   int ax = -1;
   index_t extent = tiling::volume(in->shape);
@@ -78,7 +83,16 @@ Array dot_impl(const char* op, const Array& a, const Array& b) {
   if (na == 2) shape.push_back(sa[0]);
   if (nb == 2) shape.push_back(sb[1]);
   std::vector<const Node*> both{x.get(), y.get()};
-  return Array(make_node(Op::dot, std::move(shape), result_type(both), {x, y}));
+  auto n = make_node(Op::dot, std::move(shape), result_type(both), {x, y});
+  if (x->sparse && y->sparse) {
+    n->sparse = true;
+    n->pattern = new_pattern_id();
+    const double density_a = static_cast<double>(x->nnz_estimate) / std::max<double>(1, tiling::volume(sa));
+    const double density_b = static_cast<double>(y->nnz_estimate) / std::max<double>(1, tiling::volume(sb));
+    const double fill = 1 - std::pow(1 - std::min(1.0, density_a * density_b), static_cast<double>(sa[1]));
+    n->nnz_estimate = static_cast<std::int64_t>(fill * static_cast<double>(tiling::volume(n->shape)));
+  }
+  return Array(n);
 }
 
 }  // namespace
@@ -102,6 +116,11 @@ Array transpose_impl(const Array& a, std::vector<int> perm) {
   for (int i = 0; i < nd; ++i) shape[i] = in->shape[perm[i]];
   auto n = make_node(Op::transpose, std::move(shape), in->dtype, {in});
   n->perm = std::move(perm);
+  if (in->sparse) {
+    n->sparse = true;
+    n->pattern = new_pattern_id();
+    n->nnz_estimate = in->nnz_estimate;
+  }
   return Array(n);
 }
 
@@ -141,8 +160,17 @@ Array slice_impl(const Array& a, const std::vector<Range>& ranges) {
     slices[ax] = AxisSlice{start, step, len};
     shape[ax] = len;
   }
+  if (in->sparse && (slices[1].start != 0 || slices[1].step != 1 || slices[1].length != in->shape[1]))
+    throw value_error(fmt::format("slice: sparse arrays are sliced by rows only (shape {}); the column range must be "
+                                  "whole, or call todense() first",
+                                  to_string(in->shape)));
   auto n = make_node(Op::slice, std::move(shape), in->dtype, {in});
   n->slices = std::move(slices);
+  if (in->sparse) {
+    n->sparse = true;
+    n->pattern = new_pattern_id();
+    n->nnz_estimate = in->shape[0] ? in->nnz_estimate * n->shape[0] / in->shape[0] : 0;
+  }
   return Array(n);
 }
 
@@ -167,13 +195,20 @@ Array reshape_impl(const Array& a, const Shape& requested) {
     throw shape_error(fmt::format("reshape: cannot reshape array of size {} (shape {}) into shape {}", size,
                                   to_string(in->shape), to_string(requested)));
   if (shape == in->shape) return a;
+  if (in->sparse)
+    throw value_error(fmt::format("reshape: sparse arrays cannot be reshaped (shape {} to {}); call todense() first",
+                                  to_string(in->shape), to_string(requested)));
   return Array(make_node(Op::reshape, std::move(shape), in->dtype, {in}));
 }
 
 Array astype_impl(const Array& a, DType dtype) {
   const NodePtr& in = node_of(a, "astype");
   if (in->dtype == dtype) return a;
-  return Array(make_node(Op::cast, in->shape, dtype, {in}));
+  auto n = make_node(Op::cast, in->shape, dtype, {in});
+  n->sparse = in->sparse;
+  n->pattern = in->pattern;
+  n->nnz_estimate = in->nnz_estimate;
+  return Array(n);
 }
 
 }  // namespace spartanxx::detail

@@ -10,26 +10,11 @@
 #include "array/elementwise_kernels.hpp"
 #include "expr/build.hpp"
 #include "expr/plan.hpp"
+#include "array/random_bits.hpp"
 #include "mpi_backend/communicator.hpp"
 
 namespace spartanxx::detail {
 namespace {
-
-std::uint64_t splitmix64(std::uint64_t z) {
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-/// A counter-based generator: 64 random bits for (seed, counter), independent of
-/// which rank asks, so random arrays do not depend on the number of ranks.
-std::uint64_t random_bits(std::uint64_t seed, std::uint64_t counter) {
-  return splitmix64(splitmix64(seed) ^ splitmix64(counter * 2 + 1));
-}
-
-/// Uniform in (0, 1]; never 0, so log() is safe.
-double unit_open(std::uint64_t bits) { return (static_cast<double>(bits >> 11) + 1.0) * 0x1.0p-53; }
 
 template <class T>
 T from_double(double v) {
@@ -69,6 +54,7 @@ MapOp map_op(Op op) {
     case Op::square: return MapOp::square;
     case Op::tanh: return MapOp::tanh;
     case Op::sigmoid: return MapOp::sigmoid;
+    case Op::sign: return MapOp::sign;
     case Op::cast: return MapOp::identity;
     case Op::add: return MapOp::add;
     case Op::subtract: return MapOp::subtract;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "array/sparse.hpp"
 #include "expr/plan.hpp"
 #include "mpi_backend/communicator.hpp"
 
@@ -67,6 +68,44 @@ DistArray exec_gradient(const Node& outer, const Region& r, const Node& z, const
   const RegionInputs ri = gather_region_inputs_around(r, z, InputArrays(in.begin() + 2, in.end()), lz, comm, &zi);
 
   Buffer acc(static_cast<std::size_t>(d * k) * itemsize(t));
+  if (X.is_sparse()) {
+    // CSR rows in blocks of about 128 KiB of stored entries (16 bytes each).
+    if (t != DType::f64) throw std::logic_error("exec_gradient: a sparse X needs float64");
+    double* G = acc.as<double>();
+    std::fill(G, G + d * k, 0.0);
+    const double* wv = w.as<double>();
+    std::vector<double> zb, rb;
+    for (std::size_t ti = 0; ti < X.tiles().size(); ++ti) {
+      const Tile& xt = X.tiles()[ti];
+      const CsrTile& c = *xt.csr;
+      const std::int64_t* rp = c.row_ptr();
+      const std::int64_t* col = c.col();
+      const double* xv = c.values.as<double>();
+      const index_t rows = c.rows();
+      const Shape tile_shape = lz.tile_box(xt.id).shape();
+      for (index_t r0 = 0; r0 < rows;) {
+        index_t r1 = r0 + 1;
+        while (r1 < rows && r1 - r0 < 4096 && rp[r1] - rp[r0] < 8192) ++r1;
+        const index_t nb = r1 - r0;
+        zb.resize(static_cast<std::size_t>(nb * k));
+        rb.resize(static_cast<std::size_t>(nb * k));
+        csr_times_dense(c, xv, r0, r1, wv, k, zb.data());
+        eval_region_rows(r, ri, ti, tile_shape, r0, r1, reinterpret_cast<std::byte*>(rb.data()), zi,
+                         reinterpret_cast<const std::byte*>(zb.data()));
+        for (index_t i = r0; i < r1; ++i) {
+          const double* ri_row = rb.data() + (i - r0) * k;
+          for (std::int64_t e = rp[i]; e < rp[i + 1]; ++e) {
+            double* g = G + col[e] * k;
+            for (index_t j = 0; j < k; ++j) g[j] += xv[e] * ri_row[j];
+          }
+        }
+        r0 = r1;
+      }
+    }
+    DistArray out(p.layout, outer.dtype, comm.rank(), /*allocate=*/false);
+    out.tiles()[0].data = acc;
+    return out;
+  }
   visit_dtype(t, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (std::is_floating_point_v<T>) {

@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "array/elementwise_kernels.hpp"
+#include "array/sparse.hpp"
 #include "expr/plan.hpp"
 #include "mpi_backend/communicator.hpp"
 
@@ -327,6 +328,32 @@ DistArray exec_dot_map(const Region& r, const Node& z, const InputArrays& in, co
   const DistArray Bm = in[1]->view_as(as_matrix(in[1]->layout(), false));
   Layout lz;
   const DotGeometry g = dot_map_geometry(z, A.layout(), in[1]->layout(), comm.size(), &lz);
+  if (A.is_sparse()) {
+    // Rows of the CSR tiles in blocks; each block of the product is mapped at once.
+    const std::vector<Buffer> gb = gather_boxes(Bm, g.needs_b, comm);
+    int zi = -1;
+    const RegionInputs ri = gather_region_inputs_around(r, z, InputArrays(in.begin() + 2, in.end()), lz, comm, &zi);
+    DistArray out(lz, r.root->dtype, comm.rank());
+    const index_t m = g.out.shape()[1];
+    const std::size_t out_item = itemsize(r.root->dtype);
+    std::vector<double> zb;
+    for (std::size_t t = 0; t < out.tiles().size(); ++t) {
+      Tile& tile = out.tiles()[t];
+      const CsrTile& c = *A.find(tile.id)->csr;
+      const index_t rows = c.rows();
+      const Shape tile_shape = tile.box.shape();
+      for (index_t r0 = 0; r0 < rows;) {
+        const index_t r1 = std::min(rows, r0 + cache_block_rows(m * 8, rows));
+        zb.resize(static_cast<std::size_t>((r1 - r0) * m));
+        csr_times_dense(c, c.values.as<double>(), r0, r1, gb.empty() ? nullptr : gb[0].as<double>(), m, zb.data());
+        eval_region_rows(r, ri, t, tile_shape, r0, r1, tile.data.data() + static_cast<std::size_t>(r0 * m) * out_item, zi,
+                         reinterpret_cast<const std::byte*>(zb.data()));
+        r0 = r1;
+      }
+    }
+    (void)p;
+    return out;
+  }
   std::vector<Buffer> ga = gather_boxes(A, g.needs_a, comm);
   std::vector<Buffer> gb = gather_boxes(Bm, g.needs_b, comm);
   int zi = -1;

@@ -12,6 +12,7 @@
 
 #include "expr/context.hpp"
 #include "expr/plan.hpp"
+#include "array/sparse.hpp"
 #include "mpi_backend/communicator.hpp"
 #include "spartanxx/runtime.hpp"
 
@@ -101,10 +102,12 @@ struct Unit {
   Plan plan;
   Layout out;
   std::int64_t convert_bytes = 0;    // moving plan.layout into out
+  bool sparse = false;               // touches sparse data (exec_sparse.cpp)
   /// Computed straight into any layout (a region or a generated source).
   bool direct() const {
-    return !gradient_z && !map_dot && ((region && node->op != Op::reduce) || node->inputs.empty());
+    return !sparse && !gradient_z && !map_dot && ((region && node->op != Op::reduce) || node->inputs.empty());
   }
+  std::vector<const Node*> input_nodes() const { return {inputs.begin(), inputs.end()}; }
   std::int64_t predicted_bytes() const { return plan.predicted_bytes + convert_bytes; }
   std::string label() const {
     if (gradient_z) return fmt::format("dot(transposed X, {} of dot(X, w)): one pass over X", region->label());
@@ -221,6 +224,7 @@ void fuse_gradients(Schedule& s, const std::unordered_set<const Node*>& shared,
     if (outer.op != Op::dot || !o.fold[0] || o.fold[1] || o.inputs.size() != 2) continue;
     const Node* X = o.inputs[0];
     if (!X->result || !gradient_applies(X->result->layout())) continue;
+    if (X->sparse && X->dtype != DType::f64) continue;
     Node* rn = o.inputs[1];
     const auto r_it = unit_of.find(rn);
     if (r_it == unit_of.end() || merged.count(r_it->second) || !sole(rn, &outer)) continue;
@@ -258,7 +262,8 @@ void fuse_dot_maps(Schedule& s, const ConsumersOf& consumers_of) {
     for (Node* e : ru.region->externals) {
       if (e->op != Op::dot || e->result || s.held.count(e) || e->shape != ru.node->shape) continue;
       const Node* a = e->inputs[0].get();
-      if (!a->result || !dot_map_applies(*e, a->result->layout())) continue;
+      if (!a->result || e->inputs[1]->sparse || ru.node->sparse || !dot_map_applies(*e, a->result->layout())) continue;
+      if (a->sparse && (a->dtype != DType::f64 || !gradient_applies(a->result->layout()))) continue;
       const DType t = e->dtype;
       if (!float_type(t) || a->dtype != t || e->inputs[1]->dtype != t) continue;
       if (!read_only_inside(e, *ru.region, consumers_of)) continue;
@@ -366,12 +371,15 @@ void build_units(Schedule& s, Node* root) {
   }
   if (fuse) fuse_gradients(s, shared, consumer, consumers_of);
   if (fuse) fuse_dot_maps(s, consumers_of);
+  for (Unit& u : s.units)
+    u.sparse = !u.gradient_z && !u.map_dot && is_sparse_step(*u.node, u.region.get(), u.input_nodes());
 }
 
 /// Ways to compute a unit from inputs in the given layouts. A direct unit is computed
 /// into `out` itself; the others into the layouts their strategies produce.
 std::vector<Plan> unit_options(const Unit& u, const InputLayouts& in, const Layout* target, int P) {
   const Node& n = *u.node;
+  if (u.sparse) return sparse_options(n, u.region.get(), u.fold, u.input_nodes(), in, P);
   if (u.gradient_z) return gradient_options(n, *u.region, *u.gradient_z, in, P);
   if (u.map_dot) return dot_map_options(*u.region, *u.map_dot, in, P);
   if (u.region && n.op != Op::reduce) {
@@ -494,6 +502,7 @@ std::string structure_of(Node* root, const std::unordered_set<const Node*>& held
     key += fmt::format(";{}:{}:{}:{}:{}:{}:{}", static_cast<int>(n->op), fmt::join(n->shape, ","),
                        static_cast<int>(n->dtype), static_cast<int>(n->reduce_kind), n->axis, fmt::join(n->perm, ","),
                        held.count(n) ? "h" : "");
+    if (n->sparse) key += "s";
     for (const auto& sl : n->slices) key += fmt::format("|{}:{}:{}", sl.start, sl.step, sl.length);
     for (const auto& in : n->inputs) {
       if (in->result) {
@@ -503,7 +512,8 @@ std::string structure_of(Node* root, const std::unordered_set<const Node*>& held
           const Layout& l = in->result->layout();
           key += fmt::format("|F{}:{}", static_cast<int>(in->dtype), fmt::join(l.shape(), ","));
           for (int a = 0; a < l.ndim(); ++a) key += fmt::format("/{}", fmt::join(l.splits(a), ","));
-          key += fmt::format("/o{}{}", fmt::join(l.owners(), ","), l.is_partial() ? "p" : "");
+          key += fmt::format("/o{}{}{}", fmt::join(l.owners(), ","), l.is_partial() ? "p" : "",
+                             in->result->is_sparse() ? "s" : "");
         } else {
           key += fmt::format("|f{}", it->second);
         }
@@ -557,7 +567,8 @@ Schedule schedule(Node* root, int P) {
         if (resolved(p) < resolved(*b)) b = &p;
       g = b->layout.is_partial() ? Layout::replicated(b->layout.shape()) : b->layout;
     }
-    s.candidates[i] = candidate_layouts(*u.node, fixed, P);
+    // A sparse result stays where its step makes it.
+    s.candidates[i] = u.node->sparse ? std::vector<Layout>{} : candidate_layouts(*u.node, fixed, P);
     auto it = std::find(s.candidates[i].begin(), s.candidates[i].end(), g);
     if (it == s.candidates[i].end()) {
       s.candidates[i].push_back(g);
@@ -575,7 +586,7 @@ Schedule schedule(Node* root, int P) {
     for (std::size_t i = 0; i < N; ++i) {
       const Unit& u = s.units[i];
       const Node& n = *u.node;
-      const bool makes_partial = n.dtype != DType::boolean && !u.map_dot &&
+      const bool makes_partial = n.dtype != DType::boolean && !u.map_dot && !n.sparse &&
                                  (n.op == Op::dot || u.gradient_z || (n.op == Op::reduce && n.reduce_kind == ReduceKind::sum));
       if (!makes_partial || s.held.count(u.node) || readers[i].empty()) continue;
       bool all_sum = true;
@@ -678,6 +689,7 @@ void optimize(Schedule& s, int P) {
 
 DistArray compute_unit(const Unit& u, const InputArrays& in, Communicator& comm) {
   const Node& n = *u.node;
+  if (u.sparse) return exec_sparse(n, u.region.get(), u.fold, u.input_nodes(), in, u.plan, comm);
   if (u.gradient_z) return exec_gradient(n, *u.region, *u.gradient_z, in, u.plan, comm);
   if (u.map_dot) return exec_dot_map(*u.region, *u.map_dot, in, u.plan, comm);
   if (u.region && n.op != Op::reduce) return exec_region(*u.region, in, u.plan, comm);
@@ -808,6 +820,12 @@ void evaluate(const NodePtr& root) {
 }
 
 Buffer gather_whole(const DistArray& a, Communicator& comm) {
+  if (a.is_sparse()) {
+    const CsrTile whole = gather_sparse_whole(a, comm);
+    Buffer out(static_cast<std::size_t>(tiling::volume(a.shape())) * itemsize(a.dtype()));
+    csr_to_dense(whole, a.dtype(), a.shape()[1], out.data());
+    return out;
+  }
   const Needs needs(comm.size(), std::vector<Box>{Box::whole(a.shape())});
   return std::move(gather_boxes(a, needs, comm)[0]);
 }

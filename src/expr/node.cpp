@@ -25,6 +25,7 @@ const char* op_name(Op op) {
     case Op::square: return "square";
     case Op::tanh: return "tanh";
     case Op::sigmoid: return "sigmoid";
+    case Op::sign: return "sign";
     case Op::cast: return "astype";
     case Op::add: return "add";
     case Op::subtract: return "subtract";
@@ -47,6 +48,8 @@ const char* op_name(Op op) {
     case Op::transpose: return "transpose";
     case Op::slice: return "slice";
     case Op::reshape: return "reshape";
+    case Op::todense: return "todense";
+    case Op::to_sparse: return "to_sparse";
   }
   return "?";
 }

@@ -36,6 +36,7 @@ enum class Op {
   square,
   tanh,
   sigmoid,
+  sign,
   cast,
   // elementwise, binary
   add,
@@ -61,6 +62,8 @@ enum class Op {
   transpose,
   slice,
   reshape,
+  todense,    // sparse -> dense
+  to_sparse,  // dense -> sparse
 };
 
 
@@ -92,6 +95,11 @@ struct Node {
   int axis = -1;             // reduce: -1 means all axes
   std::vector<int> perm;     // transpose
   std::vector<AxisSlice> slices;  // slice
+
+  // sparse arrays
+  bool sparse = false;         // the result is a sparse matrix
+  std::uint64_t pattern = 0;   // results with equal (non-zero) ids have the same CSR structure
+  std::int64_t nnz_estimate = 0;  // stored entries, exact for data, estimated otherwise
 
   // evaluation
   std::shared_ptr<DistArray> result;  // cached result, when evaluated

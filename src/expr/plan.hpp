@@ -117,6 +117,15 @@ DistArray exec_slice(const Node& n, const InputArrays& in, const Plan& p, Commun
 Plan plan_reshape(const Node& n, const InputLayouts& in, int nranks);
 DistArray exec_reshape(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm);
 
+/// Steps that touch sparse matrices (exec_sparse.cpp): a sparse result, a sparse input,
+/// or a reduction of a region over sparse values. `inputs` are the step's input nodes
+/// (for a dot, folded transposes replaced by their inputs; for a region, its externals).
+bool is_sparse_step(const Node& n, const Region* region, const std::vector<const Node*>& inputs);
+std::vector<Plan> sparse_options(const Node& n, const Region* region, DotFold fold, const std::vector<const Node*>& inputs,
+                                 const InputLayouts& in, int nranks);
+DistArray exec_sparse(const Node& n, const Region* region, DotFold fold, const std::vector<const Node*>& inputs,
+                      const InputArrays& in, const Plan& p, Communicator& comm);
+
 /// Forces `root` (collective): plans and runs every node reachable from it that has no
 /// cached result, caches results on the nodes that user handles still reach, and
 /// records statistics.

@@ -1,0 +1,374 @@
+#include "array/sparse.hpp"
+
+#include <Eigen/SparseCore>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <stdexcept>
+
+#include "array/elementwise_kernels.hpp"
+#include "mpi_backend/communicator.hpp"
+
+namespace spartanxx::detail {
+
+using RowSparse = Eigen::SparseMatrix<double, Eigen::RowMajor, std::int64_t>;
+using RowSparseMap = Eigen::Map<const RowSparse>;
+
+CsrTile csr_from_triplets(index_t r0, index_t r1, const Triplets& t, DType dtype) {
+  const index_t rows = r1 - r0;
+  auto pat = std::make_shared<CsrPattern>();
+  pat->row_ptr.assign(static_cast<std::size_t>(rows) + 1, 0);
+  // Counting sort by row, then sort each row by column and sum duplicates.
+  for (std::size_t k = 0; k < t.size(); ++k) ++pat->row_ptr[static_cast<std::size_t>(t.row[k] - r0) + 1];
+  for (index_t r = 0; r < rows; ++r) pat->row_ptr[r + 1] += pat->row_ptr[r];
+  std::vector<std::int64_t> next(pat->row_ptr.begin(), pat->row_ptr.end() - 1);
+  std::vector<std::pair<std::int64_t, double>> e(t.size());
+  for (std::size_t k = 0; k < t.size(); ++k) e[static_cast<std::size_t>(next[t.row[k] - r0]++)] = {t.col[k], t.val[k]};
+  std::int64_t w = 0;
+  std::vector<double> vals;
+  vals.reserve(e.size());
+  pat->col.reserve(e.size());
+  std::int64_t begin = 0;
+  for (index_t r = 0; r < rows; ++r) {
+    const std::int64_t end = pat->row_ptr[r + 1];
+    std::sort(e.begin() + begin, e.begin() + end,
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::int64_t k = begin; k < end; ++k) {
+      if (k > begin && e[k].first == pat->col.back()) {
+        vals.back() += e[k].second;
+      } else {
+        pat->col.push_back(e[k].first);
+        vals.push_back(e[k].second);
+        ++w;
+      }
+    }
+    begin = end;
+    pat->row_ptr[r + 1] = w;
+  }
+  CsrTile tile;
+  tile.values = Buffer(vals.size() * itemsize(dtype));
+  convert(reinterpret_cast<const std::byte*>(vals.data()), DType::f64, tile.values.data(), dtype, vals.size());
+  tile.pattern = std::move(pat);
+  return tile;
+}
+
+std::vector<index_t> balanced_row_splits(const std::vector<std::int64_t>& counts, index_t n, int P) {
+  const auto B = static_cast<index_t>(counts.size());
+  std::vector<index_t> splits(static_cast<std::size_t>(P) + 1, n);
+  splits[0] = 0;
+  const std::int64_t total = std::accumulate(counts.begin(), counts.end(), std::int64_t{0});
+  if (total == 0 || B == 0) return tiling::even_splits(n, P);
+  std::int64_t seen = 0;
+  int part = 1;
+  for (index_t b = 0; b < B && part < P; ++b) {
+    seen += counts[b];
+    // Split after bucket b once this part has its share.
+    while (part < P && seen * P >= total * part) {
+      splits[part] = (b + 1) * n / B;
+      ++part;
+    }
+  }
+  for (int p = 1; p <= P; ++p) splits[p] = std::max(splits[p], splits[p - 1]);
+  return splits;
+}
+
+Layout sparse_rows_layout(const Shape& shape, std::vector<index_t> row_splits) {
+  const int P = static_cast<int>(row_splits.size()) - 1;
+  std::vector<int> owners(P);
+  std::iota(owners.begin(), owners.end(), 0);
+  return Layout(shape, {std::move(row_splits), {0, shape[1]}}, std::move(owners));
+}
+
+DistArray sparse_from_tiles(const Layout& layout, DType dtype, std::vector<CsrTile> tiles, Communicator& comm) {
+  const auto mine = layout.tiles_of(comm.rank());
+  if (mine.size() != tiles.size()) throw std::logic_error("sparse_from_tiles: one tile per held tile expected");
+  std::vector<std::int64_t> local(static_cast<std::size_t>(layout.num_tiles()), 0);
+  for (std::size_t i = 0; i < mine.size(); ++i)
+    if (layout.owner(mine[i]) == comm.rank()) local[mine[i]] = tiles[i].nnz();
+  // Owned tiles are counted by their owner; replicated ones by every rank alike.
+  std::vector<std::int64_t> nnz(local);
+  comm.allreduce(nnz.data(), nnz.size(), backend::ReduceOp::sum);
+  for (std::size_t i = 0; i < mine.size(); ++i)
+    if (layout.owner(mine[i]) == tiling::kReplicated) nnz[mine[i]] = tiles[i].nnz();
+  DistArray out = DistArray::sparse(layout, dtype, comm.rank(), std::move(nnz));
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    Tile& t = out.tiles()[i];
+    t.csr = std::make_shared<const CsrTile>(std::move(tiles[i]));
+  }
+  return out;
+}
+
+DistArray sparse_from_triplets_local(const Shape& shape, DType dtype, Triplets t, Communicator& comm,
+                                     const Layout* layout) {
+  const int P = comm.size();
+  const index_t n = shape[0];
+  Layout l;
+  if (layout) {
+    l = *layout;
+  } else {
+    // Stored entries per bucket of rows, summed over ranks, decide the row splits.
+    const index_t B = std::min<index_t>(n, index_t{1} << 18);
+    std::vector<std::int64_t> counts(static_cast<std::size_t>(B), 0);
+    for (std::size_t k = 0; k < t.size(); ++k) ++counts[static_cast<std::size_t>(t.row[k] * B / std::max<index_t>(n, 1))];
+    if (P > 1 && B > 0) comm.allreduce(counts.data(), counts.size(), backend::ReduceOp::sum);
+    l = sparse_rows_layout(shape, balanced_row_splits(counts, n, P));
+  }
+  const auto& splits = l.splits(0);
+  // Route every triplet to the owner of its row: (row, col, value) as 3 x 8 bytes.
+  std::vector<std::int64_t> send_counts(P, 0), send_offsets(P, 0);
+  auto owner_of = [&](std::int64_t r) {
+    const auto it = std::upper_bound(splits.begin(), splits.end(), r);
+    return l.owner(static_cast<int>(it - splits.begin()) - 1);
+  };
+  std::vector<int> dest(t.size());
+  for (std::size_t k = 0; k < t.size(); ++k) {
+    dest[k] = owner_of(t.row[k]);
+    send_counts[dest[k]] += 24;
+  }
+  for (int r = 1; r < P; ++r) send_offsets[r] = send_offsets[r - 1] + send_counts[r - 1];
+  std::vector<std::byte> send(static_cast<std::size_t>(send_offsets[P - 1] + send_counts[P - 1]));
+  std::vector<std::int64_t> at(send_offsets);
+  for (std::size_t k = 0; k < t.size(); ++k) {
+    std::byte* p = send.data() + at[dest[k]];
+    std::memcpy(p, &t.row[k], 8);
+    std::memcpy(p + 8, &t.col[k], 8);
+    std::memcpy(p + 16, &t.val[k], 8);
+    at[dest[k]] += 24;
+  }
+  t = Triplets{};
+  std::vector<std::int64_t> recv_counts;
+  const std::vector<std::byte> recv = comm.alltoallv(send.data(), send_counts, send_offsets, recv_counts);
+  send = {};
+  Triplets got;
+  const std::size_t m = recv.size() / 24;
+  got.row.resize(m), got.col.resize(m), got.val.resize(m);
+  for (std::size_t k = 0; k < m; ++k) {
+    std::memcpy(&got.row[k], recv.data() + 24 * k, 8);
+    std::memcpy(&got.col[k], recv.data() + 24 * k + 8, 8);
+    std::memcpy(&got.val[k], recv.data() + 24 * k + 16, 8);
+  }
+  std::vector<CsrTile> tiles;
+  const auto mine = l.tiles_of(comm.rank());
+  for (int id : mine) {
+    const Box b = l.tile_box(id);
+    if (mine.size() == 1) {
+      tiles.push_back(csr_from_triplets(b.lo[0], b.hi[0], got, dtype));
+    } else {
+      Triplets part;
+      for (std::size_t k = 0; k < m; ++k)
+        if (got.row[k] >= b.lo[0] && got.row[k] < b.hi[0]) {
+          part.row.push_back(got.row[k]), part.col.push_back(got.col[k]), part.val.push_back(got.val[k]);
+        }
+      tiles.push_back(csr_from_triplets(b.lo[0], b.hi[0], part, dtype));
+    }
+  }
+  return sparse_from_tiles(l, dtype, std::move(tiles), comm);
+}
+
+std::vector<double> values_as_double(const CsrTile& t, DType dtype) {
+  std::vector<double> v(static_cast<std::size_t>(t.nnz()));
+  convert(t.values.data(), dtype, reinterpret_cast<std::byte*>(v.data()), DType::f64, v.size());
+  return v;
+}
+
+const double* double_values(const CsrTile& t, DType dtype, std::vector<double>& scratch) {
+  if (dtype == DType::f64) return t.values.as<double>();
+  scratch = values_as_double(t, dtype);
+  return scratch.data();
+}
+
+CsrTile gather_sparse_whole(const DistArray& a, Communicator& comm) {
+  const Layout& l = a.layout();
+  const index_t n = a.shape()[0];
+  auto pat = std::make_shared<CsrPattern>();
+  CsrTile whole;
+  if (l.is_replicated() && !a.tiles().empty()) {
+    // Every rank has it already (one tile over everything, or row tiles all replicated).
+    if (a.tiles().size() == 1) return *a.tiles()[0].csr;
+  }
+  // Each tile is sent by its owner (replicated tiles: by rank 0): per tile, its id, its
+  // row counts, columns (global) and values (in the array's dtype).
+  const std::size_t elem = itemsize(a.dtype());
+  std::vector<std::int64_t> idx;   // [tile id, nnz, rows..., cols...]
+  std::vector<std::byte> vals;
+  for (const Tile& t : a.tiles()) {
+    const int o = l.owner(t.id);
+    if (o != comm.rank() && !(o == tiling::kReplicated && comm.rank() == 0)) continue;
+    const CsrTile& c = *t.csr;
+    idx.push_back(t.id);
+    idx.push_back(c.nnz());
+    idx.insert(idx.end(), c.pattern->row_ptr.begin(), c.pattern->row_ptr.end());
+    for (std::int64_t k = 0; k < c.nnz(); ++k) idx.push_back(c.col()[k] + t.box.lo[1]);
+    vals.insert(vals.end(), c.values.data(), c.values.data() + c.nnz() * elem);
+  }
+  const std::vector<std::int64_t> all_idx = comm.allgatherv(idx);
+  const std::vector<std::byte> all_vals = comm.allgatherv(vals);
+  // Assemble: rows per tile box (tiles of a rows-only layout cover disjoint rows).
+  std::vector<std::int64_t> row_nnz(static_cast<std::size_t>(n), 0);
+  struct Piece { int id; std::int64_t nnz; std::size_t at_idx; std::size_t at_val; };
+  std::vector<Piece> pieces;
+  for (std::size_t p = 0, v = 0; p < all_idx.size();) {
+    const int id = static_cast<int>(all_idx[p]);
+    const std::int64_t nz = all_idx[p + 1];
+    const Box b = l.tile_box(id);
+    pieces.push_back({id, nz, p, v});
+    for (index_t r = 0; r < b.extent(0); ++r) row_nnz[b.lo[0] + r] = all_idx[p + 2 + r + 1] - all_idx[p + 2 + r];
+    p += 2 + static_cast<std::size_t>(b.extent(0)) + 1 + static_cast<std::size_t>(nz);
+    v += static_cast<std::size_t>(nz) * elem;
+  }
+  pat->row_ptr.assign(static_cast<std::size_t>(n) + 1, 0);
+  for (index_t r = 0; r < n; ++r) pat->row_ptr[r + 1] = pat->row_ptr[r] + row_nnz[r];
+  const std::int64_t total = pat->row_ptr[n];
+  pat->col.resize(static_cast<std::size_t>(total));
+  whole.values = Buffer(static_cast<std::size_t>(total) * elem);
+  for (const Piece& pc : pieces) {
+    const Box b = l.tile_box(pc.id);
+    const std::int64_t* rp = all_idx.data() + pc.at_idx + 2;
+    const std::int64_t* cols = rp + b.extent(0) + 1;
+    const std::int64_t dst0 = pat->row_ptr[b.lo[0]];
+    std::copy(cols, cols + pc.nnz, pat->col.begin() + dst0);
+    if (pc.nnz > 0) std::memcpy(whole.values.data() + dst0 * elem, all_vals.data() + pc.at_val, pc.nnz * elem);
+  }
+  whole.pattern = std::move(pat);
+  return whole;
+}
+
+void csr_to_dense(const CsrTile& t, DType dtype, index_t cols, std::byte* out) {
+  const std::size_t elem = itemsize(dtype);
+  std::memset(out, 0, static_cast<std::size_t>(t.rows() * cols) * elem);
+  const std::int64_t* rp = t.row_ptr();
+  const std::int64_t* c = t.col();
+  for (index_t r = 0; r < t.rows(); ++r)
+    for (std::int64_t k = rp[r]; k < rp[r + 1]; ++k)
+      std::memcpy(out + (r * cols + c[k]) * elem, t.values.data() + k * elem, elem);
+}
+
+std::int64_t sparse_bytes(std::int64_t nnz, index_t rows, DType dtype) {
+  return nnz * static_cast<std::int64_t>(8 + itemsize(dtype)) + (rows + 1) * 8;
+}
+
+void csr_times_dense(const CsrTile& a, const double* av, index_t r0, index_t r1, const double* b, index_t k,
+                     double* out) {
+  const std::int64_t* rp = a.row_ptr();
+  const std::int64_t* c = a.col();
+  if (k == 1) {
+    // x is read at random columns: prefetch the entries a few dozen ahead (the gather is
+    // bound by memory latency once x leaves the cache).
+    constexpr std::int64_t ahead = 32;
+    const std::int64_t end = rp[r1];
+    for (index_t r = r0; r < r1; ++r) {
+      double s0 = 0, s1 = 0;
+      std::int64_t e = rp[r];
+      const std::int64_t re = rp[r + 1];
+      for (; e + 1 < re; e += 2) {
+        if (e + ahead + 1 < end) {
+          __builtin_prefetch(b + c[e + ahead]);
+          __builtin_prefetch(b + c[e + ahead + 1]);
+        }
+        s0 += av[e] * b[c[e]];
+        s1 += av[e + 1] * b[c[e + 1]];
+      }
+      if (e < re) s0 += av[e] * b[c[e]];
+      out[r - r0] = s0 + s1;
+    }
+    return;
+  }
+  for (index_t r = r0; r < r1; ++r) {
+    double* o = out + (r - r0) * k;
+    std::fill(o, o + k, 0.0);
+    for (std::int64_t e = rp[r]; e < rp[r + 1]; ++e) {
+      const double v = av[e];
+      const double* br = b + c[e] * k;
+      for (index_t j = 0; j < k; ++j) o[j] += v * br[j];
+    }
+  }
+}
+
+void csr_t_times_dense(const CsrTile& a, const double* av, const double* b, index_t k, double* out) {
+  const std::int64_t* rp = a.row_ptr();
+  const std::int64_t* c = a.col();
+  const index_t rows = a.rows();
+  if (k == 1) {
+    constexpr std::int64_t ahead = 24;
+    const std::int64_t end = rp[rows];
+    for (index_t r = 0; r < rows; ++r) {
+      const double br = b[r];
+      for (std::int64_t e = rp[r]; e < rp[r + 1]; ++e) {
+        if (e + ahead < end) __builtin_prefetch(out + c[e + ahead], 1);
+        out[c[e]] += av[e] * br;
+      }
+    }
+    return;
+  }
+  for (index_t r = 0; r < rows; ++r) {
+    const double* br = b + r * k;
+    for (std::int64_t e = rp[r]; e < rp[r + 1]; ++e) {
+      double* o = out + c[e] * k;
+      const double v = av[e];
+      for (index_t j = 0; j < k; ++j) o[j] += v * br[j];
+    }
+  }
+}
+
+void dense_times_csr(const double* d, index_t n, index_t ld, index_t c0, const CsrTile& a, const double* av, index_t m,
+                     double* out) {
+  const std::int64_t* rp = a.row_ptr();
+  const std::int64_t* c = a.col();
+  for (index_t i = 0; i < n; ++i) {
+    double* o = out + i * m;
+    const double* di = d + i * ld + c0;
+    for (index_t r = 0; r < a.rows(); ++r) {
+      const double x = di[r];
+      if (x == 0) continue;
+      for (std::int64_t e = rp[r]; e < rp[r + 1]; ++e) o[c[e]] += x * av[e];
+    }
+  }
+}
+
+void dense_times_csr_t(const double* d, index_t n, index_t dcols, const CsrTile& a, const double* av, double* out,
+                       index_t ldo, index_t c0) {
+  const std::int64_t* rp = a.row_ptr();
+  const std::int64_t* c = a.col();
+  for (index_t i = 0; i < n; ++i) {
+    const double* di = d + i * dcols;
+    for (index_t r = 0; r < a.rows(); ++r) {
+      double s = 0;
+      for (std::int64_t e = rp[r]; e < rp[r + 1]; ++e) s += di[c[e]] * av[e];
+      out[i * ldo + c0 + r] = s;
+    }
+  }
+}
+
+namespace {
+CsrTile from_eigen(const RowSparse& m, DType dtype) {
+  auto pat = std::make_shared<CsrPattern>();
+  pat->row_ptr.assign(m.outerIndexPtr(), m.outerIndexPtr() + m.rows() + 1);
+  if (m.nonZeros() > 0) pat->col.assign(m.innerIndexPtr(), m.innerIndexPtr() + m.nonZeros());
+  CsrTile t;
+  t.values = Buffer(static_cast<std::size_t>(m.nonZeros()) * itemsize(dtype));
+  convert(reinterpret_cast<const std::byte*>(m.valuePtr()), DType::f64, t.values.data(), dtype,
+          static_cast<std::size_t>(m.nonZeros()));
+  t.pattern = std::move(pat);
+  return t;
+}
+}  // namespace
+
+CsrTile csr_times_csr(const CsrTile& a, const double* av, index_t a_cols, const CsrTile& b, const double* bv,
+                      index_t b_cols, DType dtype) {
+  const RowSparseMap am(a.rows(), a_cols, a.nnz(), a.row_ptr(), a.col(), av);
+  const RowSparseMap bm(b.rows(), b_cols, b.nnz(), b.row_ptr(), b.col(), bv);
+  RowSparse prod = am * bm;
+  prod.makeCompressed();
+  return from_eigen(prod, dtype);
+}
+
+CsrTile csr_transpose(const CsrTile& a, const double* av, index_t cols) {
+  const RowSparseMap am(a.rows(), cols, a.nnz(), a.row_ptr(), a.col(), av);
+  RowSparse t = am.transpose();
+  t.makeCompressed();
+  return from_eigen(t, DType::f64);
+}
+
+}  // namespace spartanxx::detail

@@ -1,0 +1,742 @@
+// File I/O of sparse data: Matrix Market and libsvm. Every expectation is written out in
+// the test (Eigen triplet lists, file texts) or comes from an independent reader (the
+// METIS graphs); the library is never its own reference. Errors must be the typed
+// exception on every rank, naming the file and the line.
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <typeinfo>
+#include <vector>
+
+#include <Eigen/Core>
+#include <Eigen/SparseCore>
+
+#include "mpi/metis_graph.hpp"
+#include "mpi/test_support.hpp"
+#include "spartanxx/io.hpp"
+#include "spartanxx/spartanxx.hpp"
+#include "spartanxx/sparse.hpp"
+
+namespace sx = spartanxx;
+namespace fs = std::filesystem;
+
+namespace {
+
+using spartanxx_test::world_rank;
+using spartanxx_test::world_size;
+using SpMat = Eigen::SparseMatrix<double, Eigen::RowMajor, std::int64_t>;
+using Trip = Eigen::Triplet<double, std::int64_t>;
+
+// ---------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------
+
+// A fresh directory per test, made by rank 0 and removed after the test.
+class TempDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char name[256] = {0};
+    if (world_rank() == 0) {
+      std::string templ = (fs::temp_directory_path() / "spartanxx-io-XXXXXX").string();
+      if (!mkdtemp(templ.data())) templ.clear();
+      std::snprintf(name, sizeof name, "%s", templ.c_str());
+    }
+    MPI_Bcast(name, sizeof name, MPI_CHAR, 0, MPI_COMM_WORLD);
+    dir_ = name;
+    ASSERT_FALSE(dir_.empty()) << "cannot make a temporary directory";
+  }
+  void TearDown() override {
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (world_rank() == 0 && !dir_.empty()) {
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+  }
+
+  std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
+
+  // Rank 0 writes the file; every rank returns its path once it exists.
+  std::string write_file(const std::string& name, const std::string& content) const {
+    const std::string p = path(name);
+    if (world_rank() == 0) {
+      std::ofstream out(p, std::ios::binary);
+      out << content;
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    return p;
+  }
+
+  // The directory's entries, sorted.
+  std::vector<std::string> listing() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir_)) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  std::string dir_;
+};
+
+class MatrixMarket : public TempDirTest {};
+class Libsvm : public TempDirTest {};
+class MetisIo : public TempDirTest {};
+
+std::string read_text(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+SpMat from_trips(std::int64_t n, std::int64_t m, const std::vector<Trip>& t) {
+  SpMat a(n, m);
+  a.setFromTriplets(t.begin(), t.end());
+  a.makeCompressed();
+  return a;
+}
+
+// Stored entries in row order.
+std::vector<std::tuple<std::int64_t, std::int64_t, double>> entries(const SpMat& a) {
+  std::vector<std::tuple<std::int64_t, std::int64_t, double>> out;
+  for (Eigen::Index i = 0; i < a.outerSize(); ++i)
+    for (SpMat::InnerIterator it(a, i); it; ++it) out.emplace_back(it.row(), it.col(), it.value());
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
+    return std::make_pair(std::get<0>(x), std::get<1>(x)) < std::make_pair(std::get<0>(y), std::get<1>(y));
+  });
+  return out;
+}
+
+// Same shape, same stored positions, bitwise-equal values.
+void expect_same(const SpMat& got, const SpMat& want) {
+  ASSERT_EQ(got.rows(), want.rows());
+  ASSERT_EQ(got.cols(), want.cols());
+  const auto g = entries(got), w = entries(want);
+  ASSERT_EQ(g.size(), w.size()) << "stored entries differ";
+  for (std::size_t k = 0; k < g.size(); ++k) {
+    EXPECT_EQ(std::get<0>(g[k]), std::get<0>(w[k])) << "entry " << k;
+    EXPECT_EQ(std::get<1>(g[k]), std::get<1>(w[k])) << "entry " << k;
+    EXPECT_EQ(std::get<2>(g[k]), std::get<2>(w[k])) << "entry " << k << " at (" << std::get<0>(w[k]) << ", "
+                                                     << std::get<1>(w[k]) << ")";
+  }
+}
+
+// The sparse array made from `t`, each rank passing every P-th triplet (an uneven,
+// interleaved share, so that the library must move them to their rows).
+sx::Array build(std::int64_t n, std::int64_t m, const std::vector<Trip>& t, sx::DType dtype = sx::DType::f64) {
+  std::vector<std::int64_t> r, c;
+  std::vector<double> v;
+  for (std::size_t k = 0; k < t.size(); ++k)
+    if (static_cast<int>(k % static_cast<std::size_t>(world_size())) == world_rank()) {
+      r.push_back(t[k].row());
+      c.push_back(t[k].col());
+      v.push_back(t[k].value());
+    }
+  return sx::sparse_from_triplets({n, m}, r, c, v, dtype);
+}
+
+std::string fmt_size(std::int64_t n, std::int64_t m, std::int64_t nnz) {
+  return std::to_string(n) + " " + std::to_string(m) + " " + std::to_string(nnz);
+}
+
+void expect_alive() { EXPECT_EQ(sx::sum(sx::ones({5})).item(), 5.0) << "the runtime is unusable after the error"; }
+
+// `f` must throw E on this rank with every fragment in its message; all ranks must agree.
+template <class E>
+void expect_error(const std::function<void()>& f, std::initializer_list<std::string> fragments) {
+  int thrown = 0;
+  try {
+    f();
+  } catch (const E& e) {
+    thrown = 1;
+    const std::string msg = e.what();
+    for (const auto& frag : fragments)
+      EXPECT_NE(msg.find(frag), std::string::npos) << "the message \"" << msg << "\" lacks \"" << frag << "\"";
+  } catch (const std::exception& e) {
+    thrown = 2;
+    ADD_FAILURE() << "threw " << typeid(e).name() << " instead of " << typeid(E).name() << ": " << e.what();
+  }
+  if (thrown == 0) ADD_FAILURE() << "nothing thrown; expected " << typeid(E).name();
+  int lo = 0, hi = 0;
+  MPI_Allreduce(&thrown, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  MPI_Allreduce(&thrown, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  EXPECT_EQ(lo, hi) << "ranks disagree about the error";
+  expect_alive();
+}
+
+// ---------------------------------------------------------------------------------
+// Matrix Market: round trips
+// ---------------------------------------------------------------------------------
+
+// A 23 x 17 matrix with empty rows (0, 5, 6, 22), duplicates, awkward doubles.
+std::vector<Trip> awkward_triplets() {
+  std::vector<Trip> t;
+  std::mt19937_64 gen(7);
+  std::uniform_real_distribution<double> val(-10, 10);
+  for (int i = 1; i < 22; ++i) {
+    if (i == 5 || i == 6) continue;
+    // Distinct columns below 15 (a sum of three or more duplicates would depend on the order).
+    for (int k = 0; k < (i % 4) + 1; ++k) t.emplace_back(i, (i * 7 + k * 4) % 15, val(gen) / 3.0);
+  }
+  t.emplace_back(1, 16, 1.0 / 3.0);
+  t.emplace_back(1, 16, 2.0 / 7.0);  // a duplicate, summed
+  t.emplace_back(2, 15, 5e-324);     // the smallest subnormal
+  t.emplace_back(3, 15, -2.5e300);
+  t.emplace_back(4, 15, 1e-300);
+  t.emplace_back(7, 15, 3.141592653589793);
+  t.emplace_back(8, 16, std::numeric_limits<double>::infinity());
+  t.emplace_back(9, 16, -std::numeric_limits<double>::infinity());
+  t.emplace_back(21, 16, 0.1);
+  return t;
+}
+
+TEST_F(MatrixMarket, RoundTripMatchesTriplets) {
+  const auto t = awkward_triplets();
+  const SpMat want = from_trips(23, 17, t);
+  const auto a = build(23, 17, t);
+  const std::string p = path("a.mtx");
+  sx::io::write_matrix_market(p, a);
+
+  // The file itself, read independently: banner, size line, one line per entry, rows in order.
+  if (world_rank() == 0) {
+    std::istringstream in(read_text(p));
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, "%%MatrixMarket matrix coordinate real general");
+    std::getline(in, line);
+    EXPECT_EQ(line, "23 17 " + std::to_string(want.nonZeros()));
+    std::int64_t last_row = 0, count = 0;
+    std::vector<Trip> back;
+    while (std::getline(in, line)) {
+      std::istringstream ls(line);
+      std::int64_t i = 0, j = 0;
+      std::string v;
+      ASSERT_TRUE(static_cast<bool>(ls >> i >> j >> v)) << line;
+      EXPECT_GE(i, last_row) << "rows out of order";
+      last_row = i;
+      ++count;
+      back.emplace_back(i - 1, j - 1, std::strtod(v.c_str(), nullptr));
+    }
+    EXPECT_EQ(count, want.nonZeros());
+    expect_same(from_trips(23, 17, back), want);
+  }
+  const auto b = sx::io::read_matrix_market(p);
+  EXPECT_EQ(b.shape(), (sx::Shape{23, 17}));
+  EXPECT_EQ(sx::nnz(b), want.nonZeros());
+  expect_same(sx::to_eigen_sparse(b), want);
+  // Nothing but the file is left in the directory.
+  if (world_rank() == 0) EXPECT_EQ(listing(), std::vector<std::string>{"a.mtx"});
+}
+
+TEST_F(MatrixMarket, RoundTripEdgeShapes) {
+  struct Case {
+    std::int64_t n, m;
+    std::vector<Trip> t;
+  };
+  const std::vector<Case> cases = {
+      {6, 4, {}},                                      // all zero
+      {1, 1, {Trip(0, 0, -1.5)}},                      // a single entry
+      {9, 3, {Trip(8, 2, 42.0)}},                      // a single entry in the last row
+      {2, 5, {Trip(0, 4, 1.0), Trip(1, 0, 2.0)}},      // fewer rows than ranks
+      {5, 2, {Trip(4, 1, 3.0), Trip(0, 0, 0.25)}},     // uneven rows over ranks
+      {0, 3, {}},                                      // no rows at all
+  };
+  int k = 0;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "case " << k << ": " << c.n << " x " << c.m);
+    const std::string p = path("edge" + std::to_string(k++) + ".mtx");
+    sx::io::write_matrix_market(p, build(c.n, c.m, c.t));
+    if (world_rank() == 0) {
+      std::istringstream in(read_text(p));
+      std::string banner, size;
+      std::getline(in, banner);
+      std::getline(in, size);
+      EXPECT_EQ(size, fmt_size(c.n, c.m, static_cast<std::int64_t>(c.t.size())));
+    }
+    const auto b = sx::io::read_matrix_market(p);
+    EXPECT_EQ(b.shape(), (sx::Shape{c.n, c.m}));
+    EXPECT_EQ(sx::nnz(b), static_cast<std::int64_t>(c.t.size()));
+    expect_same(sx::to_eigen_sparse(b), from_trips(c.n, c.m, c.t));
+  }
+}
+
+TEST_F(MatrixMarket, WritesDenseNonzeros) {
+  Eigen::MatrixXd d = Eigen::MatrixXd::Zero(7, 5);
+  d(0, 0) = 1.25;
+  d(3, 4) = -2.0 / 3.0;
+  d(6, 1) = 1e20;
+  d(2, 2) = -0.0;  // zero: not written
+  const std::string p = path("dense.mtx");
+  sx::io::write_matrix_market(p, sx::from_eigen(d));
+  const auto b = sx::io::read_matrix_market(p);
+  EXPECT_EQ(sx::nnz(b), 3);
+  expect_same(sx::to_eigen_sparse(b), from_trips(7, 5, {Trip(0, 0, 1.25), Trip(3, 4, -2.0 / 3.0), Trip(6, 1, 1e20)}));
+  // A dense result of a computation (its layout is the planner's choice).
+  Eigen::MatrixXd e = Eigen::MatrixXd::Zero(4, 6);
+  e(1, 5) = 3.0;
+  e(3, 0) = -1.0;
+  sx::io::write_matrix_market(p, sx::from_eigen(e).T().T() * 2.0);
+  expect_same(sx::to_eigen_sparse(sx::io::read_matrix_market(p)), from_trips(4, 6, {Trip(1, 5, 6.0), Trip(3, 0, -2.0)}));
+}
+
+// ---------------------------------------------------------------------------------
+// Matrix Market: reading what other writers produce
+// ---------------------------------------------------------------------------------
+
+TEST_F(MatrixMarket, ReadsSymmetricPattern) {
+  const std::string p = write_file("sp.mtx",
+                                   "%%MatrixMarket matrix coordinate pattern symmetric\n"
+                                   "% a comment\n"
+                                   "%\n"
+                                   "4 4 4\n"
+                                   "1 1\n"
+                                   "2 1\n"
+                                   "4 2\n"
+                                   "4 3\n");
+  const auto a = sx::io::read_matrix_market(p);
+  EXPECT_EQ(a.shape(), (sx::Shape{4, 4}));
+  EXPECT_EQ(sx::nnz(a), 7);
+  expect_same(sx::to_eigen_sparse(a), from_trips(4, 4,
+                                                 {Trip(0, 0, 1), Trip(1, 0, 1), Trip(0, 1, 1), Trip(3, 1, 1),
+                                                  Trip(1, 3, 1), Trip(3, 2, 1), Trip(2, 3, 1)}));
+}
+
+TEST_F(MatrixMarket, ReadsSymmetricRealWithCrlfAndBlankLines) {
+  const std::string p = write_file("sr.mtx",
+                                   "%%MatrixMarket Matrix Coordinate Real Symmetric\r\n"
+                                   "3 3 3\r\n"
+                                   "1 1 2.5\r\n"
+                                   "\r\n"
+                                   "3 1 -1e-3\r\n"
+                                   "  3   2\t+4  \r\n"
+                                   "\n");
+  const auto a = sx::io::read_matrix_market(p);
+  expect_same(sx::to_eigen_sparse(a), from_trips(3, 3,
+                                                 {Trip(0, 0, 2.5), Trip(2, 0, -1e-3), Trip(0, 2, -1e-3),
+                                                  Trip(2, 1, 4.0), Trip(1, 2, 4.0)}));
+}
+
+TEST_F(MatrixMarket, ReadsIntegerFiles) {
+  // No newline after the last line; a duplicate entry is summed.
+  const std::string p = write_file("int.mtx",
+                                   "%%MatrixMarket matrix coordinate integer general\n"
+                                   "2 3 4\n"
+                                   "1 3 -7\n"
+                                   "2 1 9007199254740992\n"
+                                   "1 3 2\n"
+                                   "2 2 3");
+  const SpMat want = from_trips(2, 3, {Trip(0, 2, -5), Trip(1, 0, 9007199254740992.0), Trip(1, 1, 3)});
+  const auto a = sx::io::read_matrix_market(p, sx::DType::i64);
+  EXPECT_EQ(a.dtype(), sx::DType::i64);
+  expect_same(sx::to_eigen_sparse(a), want);
+  const auto f = sx::io::read_matrix_market(p);
+  EXPECT_EQ(f.dtype(), sx::DType::f64);
+  expect_same(sx::to_eigen_sparse(f), want);
+  // An integer array written and read back.
+  const std::string q = path("int2.mtx");
+  sx::io::write_matrix_market(q, a);
+  expect_same(sx::to_eigen_sparse(sx::io::read_matrix_market(q)), want);
+}
+
+// Many lines of very different lengths, so that range boundaries fall everywhere.
+TEST_F(MatrixMarket, ReadsManyLinesAtAnyRankCount) {
+  std::mt19937_64 gen(11);
+  std::uniform_int_distribution<int> row(1, 300), col(1, 40), pad(0, 30);
+  std::string text = "%%MatrixMarket matrix coordinate real general\n% padding\n300 40 1000\n";
+  std::vector<Trip> t;
+  for (int k = 0; k < 1000; ++k) {
+    const int i = row(gen), j = col(gen);
+    const double v = (k % 7 == 0) ? std::ldexp(1.0, -(k % 20)) : k * 0.5 - 100;  // duplicates sum exactly
+    t.emplace_back(i - 1, j - 1, v);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    text += std::to_string(i) + std::string(static_cast<std::size_t>(pad(gen)), ' ') + " " + std::to_string(j) + " " +
+            buf + "\n";
+    if (k % 97 == 0) text += "% an interleaved comment\n";
+  }
+  const std::string p = write_file("many.mtx", text);
+  expect_same(sx::to_eigen_sparse(sx::io::read_matrix_market(p)), from_trips(300, 40, t));
+}
+
+// ---------------------------------------------------------------------------------
+// Matrix Market: malformed files
+// ---------------------------------------------------------------------------------
+
+TEST_F(MatrixMarket, MissingFile) {
+  const std::string p = path("nope.mtx");
+  expect_error<sx::io_error>([&] { sx::io::read_matrix_market(p); }, {"read_matrix_market", p});
+}
+
+TEST_F(MatrixMarket, BadHeaders) {
+  struct Case {
+    std::string text;
+    std::vector<std::string> frags;
+  };
+  const std::vector<Case> cases = {
+      {"", {"line 1", "not a Matrix Market file"}},
+      {"1 2 3\n1 1 1\n", {"line 1", "not a Matrix Market file"}},
+      {"%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n4\n", {"line 1", "array", "not supported"}},
+      {"%%MatrixMarket matrix coordinate complex general\n1 1 1\n1 1 1 0\n", {"line 1", "complex", "not supported"}},
+      {"%%MatrixMarket matrix coordinate real skew-symmetric\n2 2 1\n2 1 1\n", {"line 1", "skew-symmetric", "not supported"}},
+      {"%%MatrixMarket matrix coordinate complex hermitian\n2 2 1\n2 1 1 0\n", {"line 1", "not supported"}},
+      {"%%MatrixMarket matrix coordinate real hermitian\n2 2 1\n2 1 1\n", {"line 1", "hermitian", "not supported"}},
+      {"%%MatrixMarket matrix coordinate real general\n% c\n10 10\n1 1 1\n", {"line 3", "expected 3 fields", "got 2"}},
+      {"%%MatrixMarket matrix coordinate real general\n10 x 1\n1 1 1\n", {"line 2", "columns", "\"x\""}},
+      {"%%MatrixMarket matrix coordinate real general\n-3 10 1\n1 1 1\n", {"line 2", "rows", "negative"}},
+      {"%%MatrixMarket matrix coordinate real general\n3 0 1\n1 1 1\n", {"line 2", "3 x 0"}},
+      {"%%MatrixMarket matrix coordinate real general\n% only comments\n", {"line 3", "size line"}},
+      {"%%MatrixMarket matrix coordinate real symmetric\n3 4 1\n1 1 1\n", {"line 2", "square"}},
+  };
+  int k = 0;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "case " << k);
+    const std::string p = write_file("h" + std::to_string(k++) + ".mtx", c.text);
+    expect_error<sx::io_error>([&] { sx::io::read_matrix_market(p); }, {});
+    int done = 0;
+    try {
+      sx::io::read_matrix_market(p);
+    } catch (const sx::io_error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(p), std::string::npos) << msg;
+      for (const auto& f : c.frags) EXPECT_NE(msg.find(f), std::string::npos) << msg << " lacks " << f;
+      done = 1;
+    }
+    EXPECT_EQ(done, 1);
+  }
+}
+
+// A good 10 x 10 file of `entries` lines (line i+3 holds entry i) with line `bad` (1-based
+// file line) replaced.
+std::string file_with_bad_line(int entries, int bad, const std::string& bad_text) {
+  std::string text = "%%MatrixMarket matrix coordinate real general\n% comment\n10 10 " + std::to_string(entries) + "\n";
+  for (int k = 0; k < entries; ++k) {
+    const int line = k + 4;
+    text += line == bad ? bad_text : std::to_string(k % 10 + 1) + " " + std::to_string((k * 3) % 10 + 1) + " " +
+                                         std::to_string(k) + ".5";
+    text += "\n";
+  }
+  return text;
+}
+
+TEST_F(MatrixMarket, BadEntriesNameFileAndLine) {
+  struct Case {
+    std::string bad;
+    std::vector<std::string> frags;
+  };
+  const std::vector<Case> cases = {
+      {"3 12 1.0", {"column index 12 out of range [1, 10]"}},
+      {"0 2 1.0", {"row index 0 out of range [1, 10]"}},
+      {"11 2 1.0", {"row index 11 out of range [1, 10]"}},
+      {"3 4", {"expected 3 fields, got 2"}},
+      {"3 4 1 1", {"expected 3 fields, got 4"}},
+      {"3 4 abc", {"non-numeric value \"abc\""}},
+      {"3 4 1.5x", {"non-numeric value \"1.5x\""}},
+      {"x 4 1", {"row index \"x\""}},
+      {"3 4.0 1", {"column index \"4.0\""}},
+  };
+  // The bad line first, in the middle and last, so that it falls on different ranks.
+  const int entries = 60;
+  for (int bad : {4, 17, 35, 63}) {
+    int k = 0;
+    for (const auto& c : cases) {
+      SCOPED_TRACE(::testing::Message() << "bad line " << bad << ", case " << k);
+      const std::string p = write_file("b" + std::to_string(bad) + "_" + std::to_string(k++) + ".mtx",
+                                       file_with_bad_line(entries, bad, c.bad));
+      std::vector<std::string> frags = c.frags;
+      frags.push_back("read_matrix_market: " + p + " line " + std::to_string(bad) + ": ");
+      int thrown = 0;
+      try {
+        sx::io::read_matrix_market(p);
+      } catch (const sx::io_error& e) {
+        thrown = 1;
+        const std::string msg = e.what();
+        for (const auto& f : frags) EXPECT_NE(msg.find(f), std::string::npos) << msg << " lacks " << f;
+      }
+      EXPECT_EQ(thrown, 1);
+      int lo = 0;
+      MPI_Allreduce(&thrown, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+      EXPECT_EQ(lo, 1) << "some rank did not throw";
+    }
+  }
+  expect_alive();
+}
+
+TEST_F(MatrixMarket, IntegerFieldRejectsReals) {
+  const std::string p = write_file("i.mtx", "%%MatrixMarket matrix coordinate integer general\n2 2 2\n1 1 3\n2 2 0.5\n");
+  expect_error<sx::io_error>([&] { sx::io::read_matrix_market(p); }, {p, "line 4", "non-integer value \"0.5\""});
+  const std::string q = write_file("pat.mtx", "%%MatrixMarket matrix coordinate pattern general\n2 2 2\n1 1\n2 2 1\n");
+  expect_error<sx::io_error>([&] { sx::io::read_matrix_market(q); }, {q, "line 4", "expected 2 fields, got 3"});
+}
+
+TEST_F(MatrixMarket, WrongEntryCounts) {
+  // Truncated: 30 declared, 29 present.
+  std::string text = file_with_bad_line(30, 0, "");
+  text.erase(text.rfind('\n', text.size() - 2) + 1);
+  const std::string p = write_file("short.mtx", text);
+  expect_error<sx::io_error>([&] { sx::io::read_matrix_market(p); }, {p, "declares 30 entries, found 29"});
+  const std::string q = write_file("long.mtx", file_with_bad_line(30, 0, "") + "1 1 1\n");
+  expect_error<sx::io_error>([&] { sx::io::read_matrix_market(q); }, {q, "declares 30 entries, found 31"});
+}
+
+// ---------------------------------------------------------------------------------
+// Matrix Market: write failures
+// ---------------------------------------------------------------------------------
+
+TEST_F(MatrixMarket, UnwritablePathLeavesNothing) {
+  const auto a = build(4, 4, {Trip(0, 0, 1.0), Trip(3, 3, 2.0)});
+  // A path under a regular file: nothing can be created there.
+  write_file("plain", "x");
+  const std::string p = path("plain/out.mtx");
+  expect_error<sx::io_error>([&] { sx::io::write_matrix_market(p, a); }, {"write_matrix_market", p});
+  if (world_rank() == 0) EXPECT_EQ(listing(), std::vector<std::string>{"plain"});
+  // A missing directory.
+  const std::string q = path("missing/out.mtx");
+  expect_error<sx::io_error>([&] { sx::io::write_matrix_market(q, a); }, {"write_matrix_market", q});
+  if (world_rank() == 0) EXPECT_EQ(listing(), std::vector<std::string>{"plain"});
+}
+
+TEST_F(MatrixMarket, FailedRenameRemovesTemporaryFile) {
+  // The target is a non-empty directory: everything is written, the final rename fails.
+  if (world_rank() == 0) {
+    fs::create_directory(path("target"));
+    std::ofstream(path("target/keep")) << "keep";
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  const auto a = build(50, 8, {Trip(0, 0, 1.0), Trip(49, 7, 2.0), Trip(20, 3, 3.0)});
+  const std::string p = path("target");
+  expect_error<sx::io_error>([&] { sx::io::write_matrix_market(p, a); }, {"write_matrix_market", p});
+  if (world_rank() == 0) {
+    EXPECT_EQ(listing(), std::vector<std::string>{"target"});
+    EXPECT_EQ(read_text(path("target/keep")), "keep");
+  }
+}
+
+TEST_F(MatrixMarket, OverwritesAnExistingFile) {
+  const std::string p = write_file("old.mtx", std::string(10000, 'x'));
+  sx::io::write_matrix_market(p, build(2, 2, {Trip(1, 1, 0.5)}));
+  if (world_rank() == 0)
+    EXPECT_EQ(read_text(p), "%%MatrixMarket matrix coordinate real general\n2 2 1\n2 2 0.5\n");
+  expect_same(sx::to_eigen_sparse(sx::io::read_matrix_market(p)), from_trips(2, 2, {Trip(1, 1, 0.5)}));
+}
+
+TEST_F(MatrixMarket, WriteNeedsAMatrix) {
+  expect_error<sx::shape_error>([&] { sx::io::write_matrix_market(path("v.mtx"), sx::ones({3})); },
+                                {"write_matrix_market", "(3,)"});
+}
+
+// ---------------------------------------------------------------------------------
+// libsvm
+// ---------------------------------------------------------------------------------
+
+Eigen::VectorXd vec(std::initializer_list<double> v) {
+  Eigen::VectorXd out(static_cast<Eigen::Index>(v.size()));
+  Eigen::Index i = 0;
+  for (double x : v) out(i++) = x;
+  return out;
+}
+
+TEST_F(Libsvm, ReadsLabelsCommentsAndBlankLines) {
+  const std::string p = write_file("a.svm",
+                                   "# a header comment\n"
+                                   "+1 3:0.5 1:2 7:-1e-2 # trailing comment\n"
+                                   "\n"
+                                   "-1 2:1\r\n"
+                                   "   \n"
+                                   "2.5 qid:3 4:1 4:2\n"
+                                   "# comment only\n"
+                                   "0\n"
+                                   "-7e1 1:1.5e+2 5:inf");
+  const auto d = sx::io::read_libsvm(p);
+  EXPECT_EQ(d.X.shape(), (sx::Shape{5, 7}));
+  EXPECT_EQ(d.y.shape(), (sx::Shape{5}));
+  expect_same(sx::to_eigen_sparse(d.X),
+              from_trips(5, 7,
+                         {Trip(0, 2, 0.5), Trip(0, 0, 2), Trip(0, 6, -1e-2), Trip(1, 1, 1), Trip(2, 3, 3),
+                          Trip(4, 0, 150), Trip(4, 4, std::numeric_limits<double>::infinity())}));
+  const Eigen::MatrixXd y = sx::to_eigen(d.y);
+  EXPECT_EQ(y, Eigen::MatrixXd(vec({1, -1, 2.5, 0, -70})));
+}
+
+TEST_F(Libsvm, ZeroBasedAndFixedFeatureCount) {
+  const std::string p = write_file("z.svm", "1 0:1 2:3\n0 4:0.25\n");
+  const auto d = sx::io::read_libsvm(p, 0, true);
+  EXPECT_EQ(d.X.shape(), (sx::Shape{2, 5}));
+  expect_same(sx::to_eigen_sparse(d.X), from_trips(2, 5, {Trip(0, 0, 1), Trip(0, 2, 3), Trip(1, 4, 0.25)}));
+  const auto e = sx::io::read_libsvm(p, 9, true);
+  EXPECT_EQ(e.X.shape(), (sx::Shape{2, 9}));
+  expect_same(sx::to_eigen_sparse(e.X), from_trips(2, 9, {Trip(0, 0, 1), Trip(0, 2, 3), Trip(1, 4, 0.25)}));
+  const std::string q = write_file("o.svm", "1 1:1 5:3\n");
+  const auto f = sx::io::read_libsvm(q, 5);
+  EXPECT_EQ(f.X.shape(), (sx::Shape{1, 5}));
+  expect_same(sx::to_eigen_sparse(f.X), from_trips(1, 5, {Trip(0, 0, 1), Trip(0, 4, 3)}));
+}
+
+TEST_F(Libsvm, ManyRowsAtAnyRankCount) {
+  std::mt19937_64 gen(5);
+  std::uniform_int_distribution<int> nf(0, 12), idx(1, 500), kind(0, 9);
+  std::string text;
+  std::vector<Trip> t;
+  std::vector<double> labels;
+  for (int r = 0; r < 700; ++r) {
+    if (kind(gen) == 0) text += "# comment line\n";
+    if (kind(gen) == 0) text += "\n";
+    const double label = static_cast<double>(r % 3) - 1;
+    labels.push_back(label);
+    text += std::to_string(static_cast<int>(label));
+    const int n = nf(gen);
+    for (int k = 0; k < n; ++k) {
+      const int j = idx(gen);
+      const double v = (r * 31 + k) * 0.125;
+      t.emplace_back(static_cast<std::int64_t>(labels.size() - 1), j - 1, v);
+      char buf[64];
+      std::snprintf(buf, sizeof buf, " %d:%.17g", j, v);
+      text += buf;
+    }
+    text += "\n";
+  }
+  const std::string p = write_file("many.svm", text);
+  const auto d = sx::io::read_libsvm(p, 500);
+  EXPECT_EQ(d.X.shape(), (sx::Shape{700, 500}));
+  expect_same(sx::to_eigen_sparse(d.X), from_trips(700, 500, t));
+  const Eigen::MatrixXd y = sx::to_eigen(d.y);
+  ASSERT_EQ(y.rows(), 700);
+  for (int r = 0; r < 700; ++r) EXPECT_EQ(y(r, 0), labels[static_cast<std::size_t>(r)]) << "row " << r;
+  // y and X go together in arithmetic.
+  const Eigen::MatrixXd xy = sx::to_eigen(sx::dot(d.X.T(), d.y));
+  const SpMat want = from_trips(700, 500, t);
+  const Eigen::VectorXd yv = Eigen::Map<const Eigen::VectorXd>(labels.data(), 700);
+  const Eigen::VectorXd ref = want.transpose() * yv;
+  ASSERT_EQ(xy.rows(), 500);
+  for (int j = 0; j < 500; ++j) EXPECT_NEAR(xy(j, 0), ref(j), 1e-9 * (1 + std::abs(ref(j))));
+}
+
+TEST_F(Libsvm, EmptyFile) {
+  const std::string p = write_file("e.svm", "# nothing\n\n");
+  const auto d = sx::io::read_libsvm(p, 4);
+  EXPECT_EQ(d.X.shape(), (sx::Shape{0, 4}));
+  EXPECT_EQ(d.y.shape(), (sx::Shape{0}));
+  EXPECT_EQ(sx::nnz(d.X), 0);
+}
+
+TEST_F(Libsvm, MalformedLinesNameFileAndLine) {
+  struct Case {
+    std::string line;
+    std::int64_t n_features;
+    bool zero_based;
+    std::vector<std::string> frags;
+  };
+  const std::vector<Case> cases = {
+      {"abc 1:1", 0, false, {"non-numeric label \"abc\""}},
+      {"1 3=1", 0, false, {"expected index:value, got \"3=1\""}},
+      {"1 3:", 0, false, {"expected index:value"}},
+      {"1 x:1", 0, false, {"feature index \"x\""}},
+      {"1 3:abc", 0, false, {"non-numeric value \"abc\""}},
+      {"1 0:1", 0, false, {"feature index 0 out of range", "1-based"}},
+      {"1 -1:1", 0, true, {"feature index -1 out of range"}},
+      {"1 12:1", 10, false, {"feature index 12 out of range [1, 10]"}},
+      {"1 10:1", 10, true, {"feature index 10 out of range [0, 9]"}},
+  };
+  for (int bad : {1, 9, 22}) {
+    int k = 0;
+    for (const auto& c : cases) {
+      SCOPED_TRACE(::testing::Message() << "bad line " << bad << ", case " << k);
+      std::string text;
+      for (int line = 1; line <= 24; ++line) {
+        if (line == bad) text += c.line;
+        else if (line % 5 == 0) text += "# comment";
+        else if (line % 7 == 0) text += "";
+        else text += "1 2:0.5 3:1";
+        text += "\n";
+      }
+      const std::string p = write_file("m" + std::to_string(bad) + "_" + std::to_string(k++) + ".svm", text);
+      std::vector<std::string> frags = c.frags;
+      frags.push_back("read_libsvm: " + p + " line " + std::to_string(bad) + ": ");
+      int thrown = 0;
+      try {
+        sx::io::read_libsvm(p, c.n_features, c.zero_based);
+      } catch (const sx::io_error& e) {
+        thrown = 1;
+        const std::string msg = e.what();
+        for (const auto& f : frags) EXPECT_NE(msg.find(f), std::string::npos) << msg << " lacks " << f;
+      }
+      EXPECT_EQ(thrown, 1);
+      int lo = 0;
+      MPI_Allreduce(&thrown, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+      EXPECT_EQ(lo, 1) << "some rank did not throw";
+    }
+  }
+  expect_alive();
+  const std::string missing = path("missing.svm");
+  expect_error<sx::io_error>([&] { sx::io::read_libsvm(missing); }, {"read_libsvm", missing});
+}
+
+// ---------------------------------------------------------------------------------
+// METIS example graphs (Debian libmetis-doc) through Matrix Market
+// ---------------------------------------------------------------------------------
+
+const char* const kMetisDir = "/usr/share/doc/libmetis-dev/examples/graphs";
+
+TEST(MetisGraphReader, ParsesFormatVariants) {
+  // Independent check of the test helper: vertex weights (fmt 010, ncon 2), edge weights (fmt 1).
+  std::string dir = (fs::temp_directory_path() / "spartanxx-metis-XXXXXX").string();  // one per rank
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  const std::string p = dir + "/g.graph";
+  std::ofstream(p) << "% comment\n3 2 011 2\n5 1 2 7\n1 1 1 7 3 4\n2 2 2 4\n";
+  const auto g = spartanxx_test::read_metis_graph(p);
+  EXPECT_EQ(g.n, 3);
+  const SpMat a = g.matrix();
+  expect_same(a, from_trips(3, 3, {Trip(0, 1, 7), Trip(1, 0, 7), Trip(1, 2, 4), Trip(2, 1, 4)}));
+  std::ofstream(p) << "4 1\n2\n1\n\n\n";  // isolated vertices are empty lines
+  const auto h = spartanxx_test::read_metis_graph(p);
+  expect_same(h.matrix(), from_trips(4, 4, {Trip(0, 1, 1), Trip(1, 0, 1)}));
+  fs::remove_all(dir);
+}
+
+TEST_F(MetisIo, GraphsRoundTripAndMultiply) {
+  if (!fs::is_directory(kMetisDir)) GTEST_SKIP() << kMetisDir << " is missing (apt-get install libmetis-doc)";
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(kMetisDir)) {
+    const auto ext = e.path().extension().string();
+    if (ext == ".graph" || ext == ".mgraph") files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  ASSERT_FALSE(files.empty());
+  for (const auto& f : files) {
+    SCOPED_TRACE(f);
+    const auto g = spartanxx_test::read_metis_graph(f);
+    const SpMat want = g.matrix();
+    const auto a = build(g.n, g.n, g.triplets);
+    const std::string p = path(fs::path(f).stem().string() + ".mtx");
+    sx::io::write_matrix_market(p, a);
+    const auto b = sx::io::read_matrix_market(p);
+    EXPECT_EQ(b.shape(), (sx::Shape{g.n, g.n}));
+    EXPECT_EQ(sx::nnz(b), 2 * g.m);
+    EXPECT_EQ(want.nonZeros(), 2 * g.m);
+    expect_same(sx::to_eigen_sparse(b), want);
+    const Eigen::VectorXd x = spartanxx_test::test_matrix(g.n, 1, 99, -1, 1);
+    const Eigen::MatrixXd ax = sx::to_eigen(sx::dot(b, sx::from_eigen(x)));
+    const Eigen::VectorXd ref = want * x;
+    ASSERT_EQ(ax.rows(), g.n);
+    double worst = 0;
+    for (Eigen::Index i = 0; i < g.n; ++i) worst = std::max(worst, std::abs(ax(i, 0) - ref(i)));
+    EXPECT_LE(worst, 1e-12) << "A x differs from Eigen's";
+    if (world_rank() == 0) fs::remove(p);
+    MPI_Barrier(MPI_COMM_WORLD);
+  }
+}
+
+}  // namespace

@@ -1,0 +1,409 @@
+// Sparse matrices against Eigen::SparseMatrix and dense Eigen on the same data. Every
+// rank builds the same Eigen reference; each passes only a share of the triplets.
+#include <gtest/gtest.h>
+
+#include <Eigen/Core>
+#include <Eigen/SparseCore>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "spartanxx/spartanxx.hpp"
+#include "expr/node.hpp"
+#include "mpi/test_support.hpp"
+
+namespace sx = spartanxx;
+using spartanxx_test::test_matrix;
+using spartanxx_test::world_rank;
+using spartanxx_test::world_size;
+
+namespace {
+
+using Mat = Eigen::MatrixXd;
+using Vec = Eigen::VectorXd;
+using Sp = Eigen::SparseMatrix<double, Eigen::RowMajor, std::int64_t>;
+using Trip = Eigen::Triplet<double, std::int64_t>;
+
+/// Random triplets, the same on every rank: about `density` of the elements, some rows
+/// empty (every 7th), row 1 full, duplicates (every 5th triplet is repeated).
+std::vector<Trip> random_triplets(std::int64_t n, std::int64_t m, double density, std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> u(0, 1), v(-2, 2);
+  std::vector<Trip> t;
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (i % 7 == 3) continue;
+    for (std::int64_t j = 0; j < m; ++j)
+      if (i == 1 || u(gen) < density) {
+        t.emplace_back(i, j, v(gen));
+        if (t.size() % 5 == 0) t.emplace_back(i, j, v(gen));
+      }
+  }
+  // Unsorted input.
+  std::shuffle(t.begin(), t.end(), gen);
+  return t;
+}
+
+Sp eigen_of(std::int64_t n, std::int64_t m, const std::vector<Trip>& t) {
+  Sp s(n, m);
+  s.setFromTriplets(t.begin(), t.end());
+  s.makeCompressed();
+  return s;
+}
+
+/// The spartanxx matrix of the triplets, rank r passing triplets r, r + P, ...
+sx::Array from_shares(std::int64_t n, std::int64_t m, const std::vector<Trip>& t) {
+  std::vector<std::int64_t> rows, cols;
+  std::vector<double> vals;
+  for (std::size_t k = static_cast<std::size_t>(world_rank()); k < t.size(); k += static_cast<std::size_t>(world_size())) {
+    rows.push_back(t[k].row()), cols.push_back(t[k].col()), vals.push_back(t[k].value());
+  }
+  return sx::sparse_from_triplets({n, m}, rows, cols, vals);
+}
+
+void expect_mat_near(const Mat& got, const Mat& want, double tol = 1e-12) {
+  ASSERT_EQ(got.rows(), want.rows());
+  ASSERT_EQ(got.cols(), want.cols());
+  for (Eigen::Index i = 0; i < want.rows(); ++i)
+    for (Eigen::Index j = 0; j < want.cols(); ++j) {
+      const double w = want(i, j), g = got(i, j);
+      if (std::isnan(w)) {
+        EXPECT_TRUE(std::isnan(g)) << "at (" << i << ", " << j << ")";
+        continue;
+      }
+      EXPECT_NEAR(g, w, tol * std::max(1.0, std::abs(w))) << "at (" << i << ", " << j << ")";
+    }
+}
+
+/// A dense matrix with the pattern of `s` holding f(value, i, j).
+template <class F>
+Mat map_stored(const Sp& s, F f) {
+  Mat d = Mat::Zero(s.rows(), s.cols());
+  for (Eigen::Index i = 0; i < s.outerSize(); ++i)
+    for (Sp::InnerIterator it(s, i); it; ++it) d(it.row(), it.col()) = f(it.value(), it.row(), it.col());
+  return d;
+}
+
+struct Case {
+  std::int64_t n, m;
+  double density;
+};
+
+// Shapes with uneven tiles, empty tiles (fewer rows than ranks), a single row.
+const Case kCases[] = {{37, 23, 0.2}, {3, 9, 0.5}, {1, 5, 0.6}, {64, 41, 0.05}};
+
+TEST(Sparse, FromTripletsSumsDuplicatesAcrossRanks) {
+  for (const Case& c : kCases) {
+    const auto t = random_triplets(c.n, c.m, c.density, 11);
+    const Sp want = eigen_of(c.n, c.m, t);
+    const sx::Array a = from_shares(c.n, c.m, t);
+    EXPECT_TRUE(a.is_sparse());
+    EXPECT_EQ(sx::nnz(a), want.nonZeros());
+    const Sp got = sx::to_eigen_sparse(a);
+    EXPECT_EQ(got.nonZeros(), want.nonZeros());
+    expect_mat_near(Mat(got), Mat(want));
+    expect_mat_near(sx::to_eigen(a), Mat(want));
+    expect_mat_near(sx::to_eigen(sx::todense(a)), Mat(want));
+  }
+}
+
+TEST(Sparse, RowSplitsBalanceStoredEntries) {
+  // The first 10 rows hold almost everything: equal rows would not balance.
+  const std::int64_t n = 400, m = 300;
+  std::vector<Trip> t;
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < (i < 10 ? m : 1); ++j) t.emplace_back(i, j, 1.0 + j);
+  const sx::Array a = from_shares(n, m, t);
+  a.evaluate();
+  const auto& tiles = a.node()->result->tile_nnz();
+  const std::int64_t total = static_cast<std::int64_t>(t.size());
+  for (std::int64_t c : tiles) EXPECT_LE(c, total / world_size() + m) << "tile counts unbalanced";
+  expect_mat_near(sx::to_eigen(a), Mat(eigen_of(n, m, t)));
+}
+
+TEST(Sparse, FromEigenAndEdgeMatrices) {
+  // All zero, a single entry, and a general matrix.
+  Sp zero(6, 4);
+  Sp single(5, 7);
+  single.insert(3, 6) = -2.5;
+  single.makeCompressed();
+  const Sp general = eigen_of(29, 13, random_triplets(29, 13, 0.3, 5));
+  for (const Sp* s : std::vector<const Sp*>{&zero, &single, &general}) {
+    const sx::Array a = sx::from_eigen_sparse(*s);
+    EXPECT_EQ(sx::nnz(a), s->nonZeros());
+    expect_mat_near(sx::to_eigen(a), Mat(*s));
+    expect_mat_near(sx::to_eigen(sx::sum(a, 0)).transpose(), Mat(*s).colwise().sum());
+    expect_mat_near(sx::to_eigen(sx::sum(a, 1)), Mat(*s).rowwise().sum());
+    Vec x = test_matrix(s->cols(), 1, 3).col(0);
+    expect_mat_near(sx::to_eigen(sx::dot(a, sx::from_eigen(x))), Mat(*s * x));
+  }
+}
+
+TEST(Sparse, ToSparseAndBack) {
+  Mat d = test_matrix(17, 11, 4);
+  for (Eigen::Index i = 0; i < d.rows(); ++i)
+    for (Eigen::Index j = 0; j < d.cols(); ++j)
+      if ((i * 3 + j) % 4) d(i, j) = 0;
+  d(2, 2) = -0.0;
+  const sx::Array s = sx::to_sparse(sx::from_eigen(d));
+  EXPECT_TRUE(s.is_sparse());
+  EXPECT_EQ(sx::nnz(s), (d.array() != 0).count());
+  expect_mat_near(sx::to_eigen(s), d);
+  expect_mat_near(sx::to_eigen(s.todense() * 2.0), 2 * d);
+}
+
+TEST(Sparse, MapsKeepSparsity) {
+  const std::int64_t n = 31, m = 19;
+  const auto t = random_triplets(n, m, 0.25, 21);
+  const Sp e = eigen_of(n, m, t);
+  const sx::Array a = from_shares(n, m, t);
+  const Mat D = test_matrix(n, m, 8);
+  const Vec row = test_matrix(m, 1, 9).col(0), col = test_matrix(n, 1, 10).col(0);
+  struct M {
+    const char* name;
+    sx::Array got;
+    Mat want;
+  };
+  const std::vector<M> maps = {
+      {"a*2", a * 2.0, map_stored(e, [](double v, auto, auto) { return v * 2; })},
+      {"3*a", 3 * a, map_stored(e, [](double v, auto, auto) { return 3 * v; })},
+      {"a/4", a / 4.0, map_stored(e, [](double v, auto, auto) { return v / 4; })},
+      {"-a", -a, map_stored(e, [](double v, auto, auto) { return -v; })},
+      {"abs", sx::abs(a), map_stored(e, [](double v, auto, auto) { return std::abs(v); })},
+      {"sqrt(abs)", sx::sqrt(sx::abs(a)), map_stored(e, [](double v, auto, auto) { return std::sqrt(std::abs(v)); })},
+      {"square", sx::square(a), map_stored(e, [](double v, auto, auto) { return v * v; })},
+      {"sign", sx::sign(a), map_stored(e, [](double v, auto, auto) { return double((v > 0) - (v < 0)); })},
+      {"a*D", a * sx::from_eigen(D), map_stored(e, [&](double v, auto i, auto j) { return v * D(i, j); })},
+      {"D*a", sx::from_eigen(D) * a, map_stored(e, [&](double v, auto i, auto j) { return D(i, j) * v; })},
+      {"a*row", a * sx::from_eigen(row), map_stored(e, [&](double v, auto, auto j) { return v * row(j); })},
+      {"a*row2d", a * sx::from_eigen(Mat(row.transpose())), map_stored(e, [&](double v, auto, auto j) { return v * row(j); })},
+      {"a*col", a * sx::from_eigen(Mat(col)), map_stored(e, [&](double v, auto i, auto) { return v * col(i); })},
+      {"fused", sx::abs(a) * 3.0 - 0.0, map_stored(e, [](double v, auto, auto) { return std::abs(v) * 3; })},
+      {"where", sx::where(a > 0, a, 0.0), map_stored(e, [](double v, auto, auto) { return v > 0 ? v : 0.0; })},
+      {"exp(D)*a", sx::exp(sx::from_eigen(D)) * a, map_stored(e, [&](double v, auto i, auto j) { return std::exp(D(i, j)) * v; })},
+  };
+  for (const M& mp : maps) {
+    SCOPED_TRACE(mp.name);
+    EXPECT_TRUE(mp.got.is_sparse());
+    expect_mat_near(sx::to_eigen(mp.got), mp.want);
+    EXPECT_EQ(sx::nnz(mp.got), e.nonZeros());
+  }
+  // A structural mask is boolean, with the same pattern.
+  const sx::Array mask = a > 0;
+  EXPECT_TRUE(mask.is_sparse());
+  EXPECT_EQ(mask.dtype(), sx::DType::boolean);
+  expect_mat_near(sx::to_eigen(mask), map_stored(e, [](double v, auto, auto) { return double(v > 0); }));
+  const sx::Array f32 = a.astype(sx::DType::f32);
+  EXPECT_TRUE(f32.is_sparse());
+  expect_mat_near(sx::to_eigen(f32), Mat(e).cast<float>().cast<double>());
+}
+
+TEST(Sparse, OperationsThatWouldFillAreErrors) {
+  const sx::Array a = from_shares(9, 7, random_triplets(9, 7, 0.3, 2));
+  const sx::Array b = from_shares(9, 7, random_triplets(9, 7, 0.3, 3));
+  auto expect_value_error = [](auto f, const char* what) {
+    try {
+      f();
+      ADD_FAILURE() << what << ": no error";
+    } catch (const sx::value_error& e) {
+      EXPECT_NE(std::string(e.what()).find("todense()"), std::string::npos) << e.what();
+    }
+  };
+  expect_value_error([&] { return a + 1.0; }, "a + 1");
+  expect_value_error([&] { return sx::exp(a); }, "exp");
+  expect_value_error([&] { return a / 0.0; }, "a / 0");
+  expect_value_error([&] { return a == 0; }, "a == 0");
+  expect_value_error([&] { return a / sx::ones({9, 7}); }, "a / dense");
+  expect_value_error([&] { return a + b; }, "different structure");
+  expect_value_error([&] { return a.reshape({7, 9}); }, "reshape");
+  expect_value_error([&] { return sx::argmax(a); }, "argmax");
+  expect_value_error([&] { return a.slice({sx::Range::all(), sx::Range{0, 3}}); }, "column slice");
+  EXPECT_THROW(a * sx::ones({3, 9, 7}), sx::shape_error);
+  EXPECT_THROW(sx::dot(a, sx::ones({8})), sx::shape_error);
+}
+
+TEST(Sparse, BadTripletsThrowOnEveryRank) {
+  // Only the last rank passes an index outside the shape; every rank must throw.
+  std::vector<std::int64_t> rows{0}, cols{0};
+  std::vector<double> vals{1.0};
+  if (world_rank() == world_size() - 1) rows[0] = 5;
+  EXPECT_THROW(sx::sparse_from_triplets({5, 5}, rows, cols, vals), sx::index_error);
+  std::vector<double> short_vals;
+  if (world_rank() == 0) short_vals = {};
+  else short_vals = vals;
+  EXPECT_THROW(sx::sparse_from_triplets({5, 5}, {0}, {0}, world_rank() == 0 ? short_vals : vals), sx::value_error);
+}
+
+TEST(Sparse, Reductions) {
+  for (const Case& c : kCases) {
+    auto t = random_triplets(c.n, c.m, c.density, 31);
+    const Sp e = eigen_of(c.n, c.m, t);
+    const Mat d(e);
+    const sx::Array a = from_shares(c.n, c.m, t);
+    expect_mat_near(sx::to_eigen(sx::sum(a, 0)).transpose(), d.colwise().sum());
+    expect_mat_near(sx::to_eigen(sx::sum(a, 1)), d.rowwise().sum());
+    EXPECT_NEAR(sx::sum(a).item(), d.sum(), 1e-12 * std::max(1.0, std::abs(d.sum())));
+    // max / min count the implicit zeros of rows and columns that are not full.
+    expect_mat_near(sx::to_eigen(sx::max(a, 0)).transpose(), d.colwise().maxCoeff());
+    expect_mat_near(sx::to_eigen(sx::min(a, 1)), d.rowwise().minCoeff());
+    expect_mat_near(sx::to_eigen(sx::max(a, 1)), d.rowwise().maxCoeff());
+    expect_mat_near(sx::to_eigen(sx::min(a, 0)).transpose(), d.colwise().minCoeff());
+    EXPECT_DOUBLE_EQ(sx::max(a).item(), d.maxCoeff());
+    EXPECT_DOUBLE_EQ(sx::min(a).item(), d.minCoeff());
+    expect_mat_near(sx::to_eigen(sx::mean(a, 0)).transpose(), d.colwise().mean());
+    expect_mat_near(sx::to_eigen(sx::mean(a, 1)), d.rowwise().mean());
+    EXPECT_NEAR(sx::mean(a).item(), d.mean(), 1e-12);
+    const Eigen::MatrixXd nz = (d.array() != 0).cast<double>().matrix();
+    expect_mat_near(sx::to_eigen(sx::count_nonzero(a, 0)).transpose(), nz.colwise().sum());
+    expect_mat_near(sx::to_eigen(sx::count_nonzero(a, 1)), nz.rowwise().sum());
+    EXPECT_EQ(sx::count_nonzero(a).item(), nz.sum());
+    // A reduction of a map: one step, no sparse temporary handed to the user.
+    expect_mat_near(sx::to_eigen(sx::sum(sx::square(a) * 2.0, 1)), (2 * d.array().square()).matrix().rowwise().sum());
+  }
+  // A NaN stored entry propagates through max, as NumPy's.
+  const sx::Array nan = sx::sparse_from_triplets({3, 3}, {1}, {1}, {world_rank() == 0 ? std::nan("") : 0.0});
+  EXPECT_TRUE(std::isnan(sx::max(nan).item()));
+  EXPECT_TRUE(std::isnan(sx::to_eigen(sx::min(nan, 0))(1, 0)));
+  EXPECT_EQ(sx::to_eigen(sx::min(nan, 0))(0, 0), 0.0);
+}
+
+TEST(Sparse, Products) {
+  const std::int64_t n = 43, m = 29, k = 5;
+  const auto t = random_triplets(n, m, 0.15, 41);
+  const Sp e = eigen_of(n, m, t);
+  const sx::Array a = from_shares(n, m, t);
+  const Vec x = test_matrix(m, 1, 1).col(0), y = test_matrix(n, 1, 2).col(0);
+  const Mat B = test_matrix(m, k, 3), C = test_matrix(n, k, 4), L = test_matrix(k, n, 5), R = test_matrix(k, m, 6);
+  expect_mat_near(sx::to_eigen(sx::dot(a, sx::from_eigen(x))), Mat(e * x));
+  expect_mat_near(sx::to_eigen(sx::dot(a, sx::from_eigen(B))), Mat(e * B));
+  expect_mat_near(sx::to_eigen(sx::dot(a.T(), sx::from_eigen(y))), Mat(e.transpose() * y));
+  expect_mat_near(sx::to_eigen(sx::dot(a.T(), sx::from_eigen(C))), Mat(e.transpose() * C));
+  expect_mat_near(sx::to_eigen(sx::dot(sx::from_eigen(y), a)), Mat((y.transpose() * e).transpose()));
+  expect_mat_near(sx::to_eigen(sx::dot(sx::from_eigen(L), a)), Mat(L * e));
+  expect_mat_near(sx::to_eigen(sx::dot(sx::from_eigen(R), a.T())), Mat(R * e.transpose()));
+  expect_mat_near(sx::to_eigen(sx::dot(sx::from_eigen(x), a.T())), Mat(e * x));
+  // sparse · sparse stays sparse.
+  const auto t2 = random_triplets(m, 17, 0.2, 42);
+  const Sp e2 = eigen_of(m, 17, t2);
+  const sx::Array b = from_shares(m, 17, t2);
+  const sx::Array ab = sx::dot(a, b);
+  EXPECT_TRUE(ab.is_sparse());
+  expect_mat_near(sx::to_eigen(ab), Mat(Sp(e * e2)));
+  expect_mat_near(sx::to_eigen(sx::dot(a.T(), a)), Mat(Sp(e.transpose() * e)));
+  expect_mat_near(sx::to_eigen(sx::dot(a, a.T())), Mat(Sp(e * e.transpose())));
+  // Maps on a sparse product's output.
+  expect_mat_near(sx::to_eigen(sx::sigmoid(sx::dot(a, sx::from_eigen(x))) - sx::from_eigen(y)),
+                  Mat((1.0 / (1.0 + (-(e * x).array()).exp())).matrix() - y));
+  // The gradient product: dot(Xᵀ, sigmoid(X w) − y).
+  const Vec grad = e.transpose() * ((1.0 / (1.0 + (-(e * x).array()).exp())).matrix() - y);
+  const sx::Array w = sx::from_eigen(x);
+  const sx::Array g = sx::dot(a.T(), sx::sigmoid(sx::dot(a, w)) - sx::from_eigen(y));
+  g.evaluate();
+  EXPECT_NE(sx::explain(g).find("one pass over X"), std::string::npos) << sx::explain(g);
+  // Only the d-sized partial gradients (and w) move; no part of X.
+  EXPECT_LE(sx::last_evaluation_stats().predicted_bytes, 2 * world_size() * m * 8);
+  expect_mat_near(sx::to_eigen(g), Mat(grad));
+  const sx::Array mapped = sx::sigmoid(sx::dot(a, w)) * 2.0;
+  mapped.evaluate();
+  EXPECT_NE(sx::explain(mapped).find("block by block"), std::string::npos) << sx::explain(mapped);
+  expect_mat_near(sx::to_eigen(mapped), Mat(2.0 / (1.0 + (-(e * x).array()).exp())));
+}
+
+TEST(Sparse, TransposeAndRowSlices) {
+  const std::int64_t n = 26, m = 15;
+  const auto t = random_triplets(n, m, 0.3, 51);
+  const Sp e = eigen_of(n, m, t);
+  const Mat d(e);
+  const sx::Array a = from_shares(n, m, t);
+  const sx::Array at = a.T();
+  EXPECT_TRUE(at.is_sparse());
+  expect_mat_near(sx::to_eigen(at), d.transpose());
+  EXPECT_EQ(sx::nnz(at), e.nonZeros());
+  expect_mat_near(sx::to_eigen(sx::sum(at, 1)), d.colwise().sum().transpose());
+  struct S {
+    std::optional<std::int64_t> start, stop;
+    std::int64_t step;
+  };
+  for (const S& s : {S{2, 17, 3}, S{std::nullopt, std::nullopt, -1}, S{5, 5, 1}, S{20, 1, -4}, S{0, 26, 1}}) {
+    const sx::Array sl = a.slice({sx::Range{s.start, s.stop, s.step}});
+    EXPECT_TRUE(sl.is_sparse());
+    std::vector<Eigen::Index> rows;
+    const std::int64_t st = s.start ? *s.start : (s.step > 0 ? 0 : n - 1);
+    for (std::int64_t r = st; s.step > 0 ? r < (s.stop ? *s.stop : n) : r > (s.stop ? *s.stop : -1); r += s.step)
+      rows.push_back(r);
+    Mat want(static_cast<Eigen::Index>(rows.size()), m);
+    for (std::size_t i = 0; i < rows.size(); ++i) want.row(static_cast<Eigen::Index>(i)) = d.row(rows[i]);
+    expect_mat_near(sx::to_eigen(sl), want);
+    Vec x = test_matrix(m, 1, 7).col(0);
+    if (!rows.empty()) expect_mat_near(sx::to_eigen(sx::dot(sl, sx::from_eigen(x))), want * x);
+  }
+}
+
+TEST(Sparse, NormalizeRows) {
+  const std::int64_t n = 33, m = 12;
+  const auto t = random_triplets(n, m, 0.3, 61);  // rows 3, 10, ... are empty
+  const Mat d(eigen_of(n, m, t));
+  const sx::Array a = from_shares(n, m, t);
+  for (int ord : {1, 2}) {
+    const sx::Array r = sx::normalize_rows(a, ord);
+    EXPECT_TRUE(r.is_sparse());
+    Mat want = d;
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const double norm = ord == 1 ? d.row(i).lpNorm<1>() : d.row(i).norm();
+      if (norm != 0) want.row(i) /= norm;
+    }
+    expect_mat_near(sx::to_eigen(r), want);
+  }
+  EXPECT_THROW(sx::normalize_rows(a, 3), sx::value_error);
+}
+
+TEST(Sparse, SparseUniform) {
+  const std::int64_t n = 200, m = 150;
+  const sx::Array s = sx::random::sparse_uniform({n, m}, 0.05, 7, -1, 1);
+  const Mat d = sx::to_eigen(s);
+  const Mat u = sx::to_eigen(sx::random::uniform({n, m}, 7, -1, 1));
+  // Stored values are random::uniform's for the same seed; about 5% are stored.
+  std::int64_t count = 0;
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (Eigen::Index j = 0; j < m; ++j)
+      if (d(i, j) != 0) {
+        ++count;
+        EXPECT_EQ(d(i, j), u(i, j));
+      }
+  EXPECT_EQ(count, sx::nnz(s));
+  const double expected = 0.05 * n * m, sd = std::sqrt(expected * 0.95);
+  EXPECT_NEAR(static_cast<double>(count), expected, 5 * sd);
+  // Density 1 is the dense generator.
+  expect_mat_near(sx::to_eigen(sx::random::sparse_uniform({9, 8}, 1.0, 3)), sx::to_eigen(sx::random::uniform({9, 8}, 3)), 0);
+  EXPECT_EQ(sx::nnz(sx::random::sparse_uniform({9, 8}, 0.0, 3)), 0);
+  EXPECT_THROW(sx::random::sparse_uniform({9, 8}, 1.5, 3), sx::value_error);
+}
+
+TEST(Sparse, SpmvMovesOnlyTheVector) {
+  // A row-split sparse matrix times a row-split vector: each rank receives the parts of
+  // the vector it lacks, and no part of the matrix moves.
+  const std::int64_t n = 120, m = 90;
+  const auto t = random_triplets(n, m, 0.1, 71);
+  const Sp e = eigen_of(n, m, t);
+  const sx::Array a = from_shares(n, m, t);
+  const Vec x = test_matrix(m, 1, 1).col(0);
+  const sx::Array xs = sx::from_eigen(x);
+  const sx::Array y = sx::dot(a, xs);
+  y.evaluate();
+  const auto st = sx::last_evaluation_stats();
+  const int P = world_size();
+  EXPECT_EQ(st.predicted_bytes, (P - 1) * m * 8);
+  std::int64_t sent = st.comm.bytes_sent;
+  MPI_Allreduce(MPI_IN_PLACE, &sent, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+  EXPECT_EQ(sent, st.predicted_bytes);
+  expect_mat_near(sx::to_eigen(y), Mat(e * x));
+  // The gradient product under the same layout: only d-sized partial sums move.
+  const sx::Array g = sx::dot(a.T(), sx::from_eigen(test_matrix(n, 1, 2).col(0)));
+  g.evaluate();
+  EXPECT_LE(sx::last_evaluation_stats().predicted_bytes, P * m * 8);
+}
+
+}  // namespace
