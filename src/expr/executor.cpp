@@ -230,12 +230,14 @@ void fuse_gradients(Schedule& s, const std::unordered_set<const Node*>& shared,
     if (r_it == unit_of.end() || merged.count(r_it->second) || !sole(rn, &outer)) continue;
     Unit& ru = s.units[r_it->second];
     if (!ru.region || ru.node->op == Op::reduce || ru.region->root != rn) continue;
+    // The one-pass kernel takes a dense region and a dense product (X itself may be sparse).
+    if (rn->sparse || outer.sparse) continue;
     Node* z = nullptr;
     for (Node* e : ru.region->externals)
       if (e->op == Op::dot && e->inputs[0].get() == X && e->shape == rn->shape && !e->result && !s.held.count(e) &&
           !shared.count(e) && read_only_inside(e, *ru.region, consumers_of))
         z = e;
-    if (!z) continue;
+    if (!z || z->sparse || z->inputs[1]->sparse) continue;
     const auto z_it = unit_of.find(z);
     if (z_it == unit_of.end() || merged.count(z_it->second)) continue;
     const Unit& zu = s.units[z_it->second];
@@ -341,10 +343,14 @@ void build_units(Schedule& s, Node* root) {
   };
   // A matrix transpose that only feeds a dot is not materialized: the dot reads its
   // input transposed.
+  // Products with a sparse operand fold only transposes of sparse matrices; a dense
+  // operand's transpose is made first.
   auto folded = [&](const Node* n) {
     if (n->result || n->op != Op::transpose || n->shape.size() != 2 || s.held.count(n) || shared.count(n)) return false;
     const auto c_it = consumer.find(n);
-    return c_it != consumer.end() && c_it->second->op == Op::dot;
+    if (c_it == consumer.end() || c_it->second->op != Op::dot) return false;
+    const Node* c = c_it->second;
+    return n->sparse || !(c->inputs[0]->sparse || c->inputs[1]->sparse);
   };
   s.units.reserve(order.size());
   for (Node* n : order) {
