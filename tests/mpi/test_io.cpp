@@ -706,7 +706,7 @@ TEST(MetisGraphReader, ParsesFormatVariants) {
   fs::remove_all(dir);
 }
 
-TEST_F(MetisIo, GraphsRoundTripAndMultiply) {
+TEST_F(MetisIo, GraphsRoundTripMultiplyAndReduce) {
   if (!fs::is_directory(kMetisDir)) GTEST_SKIP() << kMetisDir << " is missing (apt-get install libmetis-doc)";
   std::vector<std::string> files;
   for (const auto& e : fs::directory_iterator(kMetisDir)) {
@@ -734,6 +734,19 @@ TEST_F(MetisIo, GraphsRoundTripAndMultiply) {
     double worst = 0;
     for (Eigen::Index i = 0; i < g.n; ++i) worst = std::max(worst, std::abs(ax(i, 0) - ref(i)));
     EXPECT_LE(worst, 1e-12) << "A x differs from Eigen's";
+    // Reduced: degrees (row sums), column sums, the largest entry; and Aᵀ x.
+    const Eigen::MatrixXd dense_sum = sx::to_eigen(sx::sum(b, 1));
+    const Eigen::MatrixXd col_sum = sx::to_eigen(sx::sum(b, 0));
+    const Eigen::MatrixXd atx = sx::to_eigen(sx::dot(b.T(), sx::from_eigen(x)));
+    const Eigen::VectorXd ones = Eigen::VectorXd::Ones(g.n);
+    const Eigen::VectorXd row_ref = want * ones, col_ref = want.transpose() * ones, atx_ref = want.transpose() * x;
+    for (Eigen::Index i = 0; i < g.n; ++i) {
+      ASSERT_DOUBLE_EQ(dense_sum(i, 0), row_ref(i)) << "row " << i;
+      ASSERT_DOUBLE_EQ(col_sum(i, 0), col_ref(i)) << "column " << i;
+      ASSERT_NEAR(atx(i, 0), atx_ref(i), 1e-12) << "row " << i << " of A^T x";
+    }
+    EXPECT_DOUBLE_EQ(sx::max(b).item(), want.coeffs().maxCoeff());
+    EXPECT_EQ(sx::count_nonzero(b).item(), static_cast<double>(want.nonZeros()));
     if (world_rank() == 0) fs::remove(p);
     MPI_Barrier(MPI_COMM_WORLD);
   }
