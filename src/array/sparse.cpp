@@ -237,7 +237,9 @@ CsrTile gather_sparse_whole(const DistArray& a, Communicator& comm) {
 
 void csr_to_dense(const CsrTile& t, DType dtype, index_t cols, std::byte* out) {
   const std::size_t elem = itemsize(dtype);
-  std::memset(out, 0, static_cast<std::size_t>(t.rows() * cols) * elem);
+  const auto bytes = static_cast<std::size_t>(t.rows() * cols) * elem;
+  if (bytes == 0) return;  // an empty tile may have no buffer
+  std::memset(out, 0, bytes);
   const std::int64_t* rp = t.row_ptr();
   const std::int64_t* c = t.col();
   for (index_t r = 0; r < t.rows(); ++r)

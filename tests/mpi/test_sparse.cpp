@@ -406,4 +406,28 @@ TEST(Sparse, SpmvMovesOnlyTheVector) {
   EXPECT_LE(sx::last_evaluation_stats().predicted_bytes, P * m * 8);
 }
 
+TEST(Sparse, CostModelCountsStoredEntries) {
+  // dense · sparse: either the dense operand's columns move and partial sums are
+  // combined, or the sparse operand is replicated. The cost model counts stored entries,
+  // so a very sparse matrix is replicated, and a nearly full one is not.
+  const int P = world_size();
+  const std::int64_t k = 60, m = 50;
+  const Mat tall = test_matrix(400, k, 5), flat = test_matrix(2, k, 6);
+  std::vector<Trip> few, many;
+  for (std::int64_t i = 0; i < 30; ++i) few.emplace_back((i * 7) % k, (i * 11) % m, 1.0 + i);
+  for (std::int64_t i = 0; i < k; ++i)
+    for (std::int64_t j = 0; j < m; ++j) many.emplace_back(i, j, 0.5 + (i + j) % 5);
+  const sx::Array s_few = from_shares(k, m, few), s_many = from_shares(k, m, many);
+  const sx::Array a = sx::dot(sx::from_eigen(tall), s_few);
+  a.evaluate();
+  expect_mat_near(sx::to_eigen(a), tall * Mat(eigen_of(k, m, few)));
+  const sx::Array b = sx::dot(sx::from_eigen(flat), s_many);
+  b.evaluate();
+  expect_mat_near(sx::to_eigen(b), flat * Mat(eigen_of(k, m, many)));
+  if (P > 1) {
+    EXPECT_NE(sx::explain(a).find("replicated sparse"), std::string::npos) << sx::explain(a);
+    EXPECT_NE(sx::explain(b).find("partial sums"), std::string::npos) << sx::explain(b);
+  }
+}
+
 }  // namespace
