@@ -55,10 +55,28 @@ std::vector<Buffer> gather_from_partial(const DistArray& src, const Needs& needs
   std::vector<Buffer> out;
   std::vector<std::int64_t> counts(P, 0);
   Buffer send, reduced;
+  // The usual case: rank r needs at most one box, a run of whole rows, and the runs
+  // follow each other in rank order from the start. Then the summand is already the
+  // send buffer, and the reduced part lands in the output itself.
+  bool in_place = scatter;
+  index_t at = 0;
+  for (int r = 0; in_place && r < P; ++r) {
+    if (needs[r].size() > 1) in_place = false;
+    if (!in_place || needs[r].empty()) continue;
+    const Box& b = needs[r][0];
+    for (int a = 1; a < layout.ndim(); ++a) in_place = in_place && b.lo[a] == 0 && b.hi[a] == layout.shape()[a];
+    index_t row = 1;
+    for (int a = 1; a < layout.ndim(); ++a) row *= layout.shape()[a];
+    in_place = in_place && (layout.ndim() == 0 ? b.volume() == 0 || at == 0 : b.lo[0] * row == at);
+    at += b.volume();
+  }
   std::exception_ptr local_error;
   try {
     if (src.dtype() == DType::boolean) throw std::logic_error("partial sums of booleans");
-    if (scatter) {
+    if (in_place) {
+      for (int r = 0; r < P; ++r)
+        if (!needs[r].empty()) counts[r] = needs[r][0].volume();
+    } else if (scatter) {
       std::int64_t total = 0;
       for (int r = 0; r < P; ++r) {
         for (const Box& b : needs[r]) counts[r] += b.volume();
@@ -84,10 +102,12 @@ std::vector<Buffer> gather_from_partial(const DistArray& src, const Needs& needs
   visit_dtype(src.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (!std::is_same_v<T, std::uint8_t>) {
-      if (scatter) comm.reduce_scatter_sum(send.as<T>(), reduced.as<T>(), counts);
+      if (in_place) comm.reduce_scatter_sum(summand.as<T>(), out.empty() ? nullptr : out[0].as<T>(), counts);
+      else if (scatter) comm.reduce_scatter_sum(send.as<T>(), reduced.as<T>(), counts);
       else comm.allreduce(reduced.as<T>(), static_cast<std::size_t>(tiling::volume(layout.shape())), backend::ReduceOp::sum);
     }
   });
+  if (in_place) return out;
   const std::byte* from = reduced.data();
   for (std::size_t w = 0; w < needs[me].size(); ++w) {
     const Box& want = needs[me][w];
