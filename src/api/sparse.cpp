@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <cstring>
 
 #include "array/random_bits.hpp"
 #include "array/sparse.hpp"
@@ -58,7 +57,11 @@ Array sparse_from_triplets(const Shape& shape, const std::vector<std::int64_t>& 
   });
   detail::Triplets t;
   t.row = rows, t.col = cols, t.val = values;
-  return materialize_sparse(detail::sparse_from_triplets_local(shape, dtype, std::move(t), comm));
+  return detail::sparse_from_triplets(shape, std::move(t), dtype);
+}
+
+Array detail::sparse_from_triplets(const Shape& shape, Triplets triplets, DType dtype) {
+  return materialize_sparse(sparse_from_triplets_local(shape, dtype, std::move(triplets), context_comm()));
 }
 
 Array sparse_from_csr(const Shape& shape, const std::int64_t* row_ptr, const std::int64_t* cols, const double* values,
@@ -182,11 +185,7 @@ Array sparse_uniform(const Shape& shape, double density, std::uint64_t seed, dou
       }
       pat->row_ptr.push_back(static_cast<std::int64_t>(pat->col.size()));
     }
-    detail::CsrTile t;
-    t.values = detail::Buffer(vals.size() * 8);
-    if (!vals.empty()) std::memcpy(t.values.data(), vals.data(), vals.size() * 8);
-    t.pattern = std::move(pat);
-    tiles.push_back(std::move(t));
+    tiles.push_back(detail::make_csr(std::move(pat), vals.data(), vals.size() * 8));
   }
   return materialize_sparse(detail::sparse_from_tiles(layout, DType::f64, std::move(tiles), comm));
 }

@@ -182,12 +182,10 @@ const double* double_values(const CsrTile& t, DType dtype, std::vector<double>& 
 CsrTile gather_sparse_whole(const DistArray& a, Communicator& comm) {
   const Layout& l = a.layout();
   const index_t n = a.shape()[0];
+  // A replicated array: every rank has it already.
+  if (l.is_replicated()) return *a.tiles().at(0).csr;
   auto pat = std::make_shared<CsrPattern>();
   CsrTile whole;
-  if (l.is_replicated() && !a.tiles().empty()) {
-    // Every rank has it already (one tile over everything, or row tiles all replicated).
-    if (a.tiles().size() == 1) return *a.tiles()[0].csr;
-  }
   // Each tile is sent by its owner (replicated tiles: by rank 0): per tile, its id, its
   // row counts, columns (global) and values (in the array's dtype).
   const std::size_t elem = itemsize(a.dtype());
@@ -247,6 +245,14 @@ void csr_to_dense(const CsrTile& t, DType dtype, index_t cols, std::byte* out) {
       std::memcpy(out + (r * cols + c[k]) * elem, t.values.data() + k * elem, elem);
 }
 
+CsrTile make_csr(std::shared_ptr<const CsrPattern> pattern, const void* values, std::size_t bytes) {
+  CsrTile t;
+  t.pattern = std::move(pattern);
+  t.values = Buffer(bytes);
+  if (bytes > 0) std::memcpy(t.values.data(), values, bytes);
+  return t;
+}
+
 std::int64_t sparse_bytes(std::int64_t nnz, index_t rows, DType dtype) {
   return nnz * static_cast<std::int64_t>(8 + itemsize(dtype)) + (rows + 1) * 8;
 }
@@ -288,17 +294,17 @@ void csr_times_dense(const CsrTile& a, const double* av, index_t r0, index_t r1,
   }
 }
 
-void csr_t_times_dense(const CsrTile& a, const double* av, const double* b, index_t k, double* out) {
+void csr_t_times_dense(const CsrTile& a, const double* av, index_t r0, index_t r1, const double* b, index_t k,
+                       double* out) {
   const std::int64_t* rp = a.row_ptr();
   const std::int64_t* c = a.col();
-  const index_t rows = a.rows();
   if (k == 1) {
     // The scattered updates miss the cache as the gathers of SpMV do: prefetch far ahead
     // (measured best near 128 entries here).
     constexpr std::int64_t ahead = 128;
-    const std::int64_t end = rp[rows];
-    for (index_t r = 0; r < rows; ++r) {
-      const double br = b[r];
+    const std::int64_t end = rp[r1];
+    for (index_t r = r0; r < r1; ++r) {
+      const double br = b[r - r0];
       for (std::int64_t e = rp[r]; e < rp[r + 1]; ++e) {
         if (e + ahead < end) __builtin_prefetch(out + c[e + ahead], 1);
         out[c[e]] += av[e] * br;
@@ -306,8 +312,8 @@ void csr_t_times_dense(const CsrTile& a, const double* av, const double* b, inde
     }
     return;
   }
-  for (index_t r = 0; r < rows; ++r) {
-    const double* br = b + r * k;
+  for (index_t r = r0; r < r1; ++r) {
+    const double* br = b + (r - r0) * k;
     for (std::int64_t e = rp[r]; e < rp[r + 1]; ++e) {
       double* o = out + c[e] * k;
       const double v = av[e];

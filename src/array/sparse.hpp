@@ -52,6 +52,9 @@ const double* double_values(const CsrTile& t, DType dtype, std::vector<double>& 
 /// Writes the tile densely (C order, rows x cols) in `dtype` into `out` (zero-filled first).
 void csr_to_dense(const CsrTile& t, DType dtype, index_t cols, std::byte* out);
 
+/// A tile of `pattern` whose values are the `bytes` bytes at `values` (copied).
+CsrTile make_csr(std::shared_ptr<const CsrPattern> pattern, const void* values, std::size_t bytes);
+
 /// Bytes of the tiles of a sparse matrix: its entries (index + value) and row pointers.
 std::int64_t sparse_bytes(std::int64_t nnz, index_t rows, DType dtype);
 
@@ -59,8 +62,9 @@ std::int64_t sparse_bytes(std::int64_t nnz, index_t rows, DType dtype);
 /// out (rows x k, row-major) = A · B for B (A's cols x k, row-major); rows [r0, r1) of A only.
 void csr_times_dense(const CsrTile& a, const double* av, index_t r0, index_t r1, const double* b, index_t k,
                      double* out);
-/// out (A's cols x k) += Aᵀ · B for B (rows x k, row-major).
-void csr_t_times_dense(const CsrTile& a, const double* av, const double* b, index_t k, double* out);
+/// out (A's cols x k) += (rows [r0, r1) of A)ᵀ · B for B (r1 - r0 rows x k, row-major).
+void csr_t_times_dense(const CsrTile& a, const double* av, index_t r0, index_t r1, const double* b, index_t k,
+                       double* out);
 /// out (n x m) += D · A, D (n x ld, row-major) whose columns [c0, c0 + rows) meet A's rows.
 void dense_times_csr(const double* d, index_t n, index_t ld, index_t c0, const CsrTile& a, const double* av, index_t m,
                      double* out);

@@ -21,6 +21,11 @@ DType result_type(const std::vector<const Node*>& operands);
 /// A fresh id for a new sparse structure (see Node::pattern).
 std::uint64_t new_pattern_id();
 
+struct Triplets;
+/// A sparse matrix from the triplets this rank holds, taken over rather than copied (the
+/// file readers' path; the caller has checked the indices). Collective.
+Array sparse_from_triplets(const Shape& shape, Triplets triplets, DType dtype);
+
 int normalize_axis(const char* op, int axis, const Shape& shape);
 
 }  // namespace spartanxx::detail

@@ -79,7 +79,6 @@ DistArray exec_gradient(const Node& outer, const Region& r, const Node& z, const
       const Tile& xt = X.tiles()[ti];
       const CsrTile& c = *xt.csr;
       const std::int64_t* rp = c.row_ptr();
-      const std::int64_t* col = c.col();
       const double* xv = c.values.as<double>();
       const index_t rows = c.rows();
       const Shape tile_shape = lz.tile_box(xt.id).shape();
@@ -92,13 +91,7 @@ DistArray exec_gradient(const Node& outer, const Region& r, const Node& z, const
         csr_times_dense(c, xv, r0, r1, wv, k, zb.data());
         eval_region_rows(r, ri, ti, tile_shape, r0, r1, reinterpret_cast<std::byte*>(rb.data()), zi,
                          reinterpret_cast<const std::byte*>(zb.data()));
-        for (index_t i = r0; i < r1; ++i) {
-          const double* ri_row = rb.data() + (i - r0) * k;
-          for (std::int64_t e = rp[i]; e < rp[i + 1]; ++e) {
-            double* g = G + col[e] * k;
-            for (index_t j = 0; j < k; ++j) g[j] += xv[e] * ri_row[j];
-          }
-        }
+        csr_t_times_dense(c, xv, r0, r1, rb.data(), k, G);
         r0 = r1;
       }
     }

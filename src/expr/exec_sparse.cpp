@@ -43,6 +43,21 @@ Needs rows_for_tiles(const Layout& by, const Shape& shape, int P) {
   return needs;
 }
 
+/// For each tile of `by` a rank holds, the columns [r0, r1) of an array of `shape` (its
+/// last axis) that meet the tile's rows [r0, r1).
+Needs columns_for_tiles(const Layout& by, const Shape& shape, int P) {
+  Needs needs(P);
+  for (int r = 0; r < P; ++r)
+    for (int t : by.tiles_of(r)) {
+      const Box tb = by.tile_box(t);
+      Box x = Box::whole(shape);
+      x.lo.back() = tb.lo[0];
+      x.hi.back() = tb.hi[0];
+      needs[r].push_back(x);
+    }
+  return needs;
+}
+
 /// The same row splits for another shape whose axis 0 has the same extent.
 Layout rows_like(const Layout& l, const Shape& shape) {
   if (l.is_replicated()) return Layout::replicated(shape);
@@ -289,17 +304,8 @@ std::vector<Plan> plan_sparse_dot(const Node& n, const std::vector<const Node*>&
       const Layout& L = *in[1];
       // (1) each rank multiplies the columns of a that meet its rows of b: partial sums.
       if (!L.is_replicated() && P > 1) {
-        Needs needs(P);
-        for (int r = 0; r < P; ++r)
-          for (int t : L.tiles_of(r)) {
-            const Box tb = L.tile_box(t);
-            Box x = Box::whole(a.shape);
-            x.lo.back() = tb.lo[0];
-            x.hi.back() = tb.hi[0];
-            needs[r].push_back(x);
-          }
         p.layout = Layout::partial(n.shape);
-        p.predicted_bytes = tiling::bytes_to_gather(*in[0], needs, itemsize(a.dtype));
+        p.predicted_bytes = tiling::bytes_to_gather(*in[0], columns_for_tiles(L, a.shape, P), itemsize(a.dtype));
         p.strategy = "dense columns x sparse rows: partial sums";
         p.variant = 0;
         opts.push_back(p);
@@ -380,11 +386,7 @@ CsrTile whole_sparse(const DistArray& x, bool transpose, Communicator& comm) {
   const double* v = double_values(w, x.dtype(), scratch);
   if (transpose) return csr_transpose(w, v, x.shape()[1]);
   if (x.dtype() == DType::f64) return w;
-  CsrTile d;
-  d.pattern = w.pattern;
-  d.values = Buffer(scratch.size() * 8);
-  if (!scratch.empty()) std::memcpy(d.values.data(), scratch.data(), scratch.size() * 8);
-  return d;
+  return make_csr(w.pattern, scratch.data(), scratch.size() * 8);
 }
 
 DistArray run_sparse_dot(const Node& n, const std::vector<const Node*>& nodes, const InputArrays& in, DotFold fold,
@@ -430,7 +432,7 @@ DistArray run_sparse_dot(const Node& n, const std::vector<const Node*>& nodes, c
         const Box tb = L.tile_box(A.tiles()[t].id);
         const double* x = as_double(g[whole ? 0 : t], b.dtype, (whole ? b.shape[0] : tb.extent(0)) * k, s2);
         if (whole) x += tb.lo[0] * k;  // the rows of this tile
-        csr_t_times_dense(c, av, x, k, acc);
+        csr_t_times_dense(c, av, 0, c.rows(), x, k, acc);
       }
       if (n.dtype != DType::f64) store(scratch_acc, out.tiles()[0].data, n.dtype);
       return out;
@@ -442,16 +444,7 @@ DistArray run_sparse_dot(const Node& n, const std::vector<const Node*>& nodes, c
       const index_t arows = a.shape.size() == 2 ? a.shape[0] : 1;
       const index_t kk = a.shape.back();
       if (p.variant == 0) {
-        Needs needs(P);
-        for (int r = 0; r < P; ++r)
-          for (int t : L.tiles_of(r)) {
-            const Box tb = L.tile_box(t);
-            Box x = Box::whole(a.shape);
-            x.lo.back() = tb.lo[0];
-            x.hi.back() = tb.hi[0];
-            needs[r].push_back(x);
-          }
-        const auto g = gather_boxes(*in[0], needs, comm);
+        const auto g = gather_boxes(*in[0], columns_for_tiles(L, a.shape, P), comm);
         std::vector<double> acc(static_cast<std::size_t>(arows * m), 0.0);
         for (std::size_t t = 0; t < B.tiles().size(); ++t) {
           const CsrTile& c = *B.tiles()[t].csr;
@@ -575,14 +568,12 @@ std::vector<Plan> sparse_options(const Node& n, const Region* region, DotFold fo
                                  const InputLayouts& in, int P) {
   if (region && n.op != Op::reduce) return {plan_sparse_map(*region, in, P)};
   if (n.op == Op::reduce) {
-    const Layout& L = region ? plan_sparse_map(*region, in, P).layout : *in[0];
-    std::vector<Plan> opts = plan_sparse_reduce(n, L, P);
-    if (region) {
-      const std::int64_t b = plan_sparse_map(*region, in, P).predicted_bytes;
-      for (Plan& p : opts) {
-        p.predicted_bytes += b;
-        p.strategy = fmt::format("{} of {}", p.strategy.empty() ? "reduced" : p.strategy, region->label());
-      }
+    if (!region) return plan_sparse_reduce(n, *in[0], P);
+    const Plan map = plan_sparse_map(*region, in, P);
+    std::vector<Plan> opts = plan_sparse_reduce(n, map.layout, P);
+    for (Plan& p : opts) {
+      p.predicted_bytes += map.predicted_bytes;
+      p.strategy = fmt::format("{} of {}", p.strategy.empty() ? "reduced" : p.strategy, region->label());
     }
     return opts;
   }
@@ -591,7 +582,9 @@ std::vector<Plan> sparse_options(const Node& n, const Region* region, DotFold fo
     case Op::dot: return plan_sparse_dot(n, inputs, in, fold, P);
     case Op::transpose:
       p.layout = sparse_result_layout(n.shape, P);
-      p.predicted_bytes = in[0]->is_replicated() ? 0 : sparse_bytes(inputs[0]->nnz_estimate, 0, n.dtype) * (P - 1) / P * 3 / 2;
+      // Each stored entry travels as a (row, column, value) triplet of 24 bytes, to the
+      // owner of its row of the transpose: a share (P - 1) / P of them leave their rank.
+      p.predicted_bytes = in[0]->is_replicated() ? 0 : inputs[0]->nnz_estimate * 24 * (P - 1) / P;
       p.strategy = "entries routed to their rows of the transpose";
       return {p};
     case Op::slice:
@@ -662,11 +655,7 @@ DistArray exec_sparse(const Node& n, const Region* region, DotFold fold, const s
             pat->row_ptr.push_back(static_cast<std::int64_t>(pat->col.size()));
           }
         }
-        CsrTile out;
-        out.values = Buffer(vals.size());
-        if (!vals.empty()) std::memcpy(out.values.data(), vals.data(), vals.size());
-        out.pattern = std::move(pat);
-        tiles.push_back(std::move(out));
+        tiles.push_back(make_csr(std::move(pat), vals.data(), vals.size()));
       }
       return sparse_from_tiles(p.layout, n.dtype, std::move(tiles), comm);
     }
@@ -687,28 +676,20 @@ DistArray exec_sparse(const Node& n, const Region* region, DotFold fold, const s
         const Box b = p.layout.tile_box(mine[t]);
         auto pat = std::make_shared<CsrPattern>();
         std::vector<std::byte> vals;
-        const std::byte* d = g[t].data();
-        const std::vector<std::byte> zero(e, std::byte{0});
-        for (index_t r = 0; r < b.extent(0); ++r) {
-          for (index_t c = 0; c < m; ++c) {
-            const std::byte* x = d + (r * m + c) * e;
-            bool nonzero = std::memcmp(x, zero.data(), e) != 0;
-            if (nonzero && (n.dtype == DType::f64 || n.dtype == DType::f32)) {
-              // -0.0 is a zero.
-              const double v = n.dtype == DType::f64 ? *reinterpret_cast<const double*>(x) : *reinterpret_cast<const float*>(x);
-              nonzero = v != 0 || v != v;
+        visit_dtype(n.dtype, [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          const T* d = g[t].as<T>();
+          for (index_t r = 0; r < b.extent(0); ++r) {
+            for (index_t c = 0; c < m; ++c) {
+              const T x = d[r * m + c];
+              if (x == T(0)) continue;  // -0.0 too; NaN is stored
+              pat->col.push_back(c);
+              vals.insert(vals.end(), reinterpret_cast<const std::byte*>(&x), reinterpret_cast<const std::byte*>(&x) + e);
             }
-            if (!nonzero) continue;
-            pat->col.push_back(c);
-            vals.insert(vals.end(), x, x + e);
+            pat->row_ptr.push_back(static_cast<std::int64_t>(pat->col.size()));
           }
-          pat->row_ptr.push_back(static_cast<std::int64_t>(pat->col.size()));
-        }
-        CsrTile out;
-        out.values = Buffer(vals.size());
-        if (!vals.empty()) std::memcpy(out.values.data(), vals.data(), vals.size());
-        out.pattern = std::move(pat);
-        tiles.push_back(std::move(out));
+        });
+        tiles.push_back(make_csr(std::move(pat), vals.data(), vals.size()));
       }
       return sparse_from_tiles(p.layout, n.dtype, std::move(tiles), comm);
     }

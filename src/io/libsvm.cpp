@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include "array/dist_array.hpp"
+#include "array/sparse.hpp"
+#include "expr/build.hpp"
 #include "expr/context.hpp"
 #include "expr/node.hpp"
 #include "io/text_reader.hpp"
@@ -129,7 +131,9 @@ LabeledData read_libsvm(const std::string& path, std::int64_t n_features, bool z
   for (auto& r : rows) r += first;
 
   LabeledData out;
-  out.X = sparse_from_triplets({n, d}, rows, cols, vals, DType::f64);
+  detail::Triplets t;
+  t.row = std::move(rows), t.col = std::move(cols), t.val = std::move(vals);
+  out.X = detail::sparse_from_triplets({n, d}, std::move(t), DType::f64);
   out.y = vector_by_rank(counts, std::move(labels), rank);
   return out;
 }

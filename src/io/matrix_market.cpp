@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "array/dist_array.hpp"
+#include "array/sparse.hpp"
 #include "expr/build.hpp"
 #include "expr/context.hpp"
 #include "expr/plan.hpp"
@@ -211,7 +212,9 @@ Array read_matrix_market(const std::string& path, DType dtype) {
     throw io_error(fmt::format("{}: {}: the size line declares {} entries, found {}{}", kRead, path, h.entries, total,
                                total < h.entries ? " (is the file truncated?)" : ""));
   file.reset();
-  return sparse_from_triplets({h.rows, h.cols}, rows, cols, vals, dtype);
+  detail::Triplets t;
+  t.row = std::move(rows), t.col = std::move(cols), t.val = std::move(vals);
+  return detail::sparse_from_triplets({h.rows, h.cols}, std::move(t), dtype);
 }
 
 namespace {

@@ -17,60 +17,18 @@
 #include <Eigen/Core>
 
 #include "spartanxx/spartanxx.hpp"
+#include "mpi/test_support.hpp"
 
 namespace sx = spartanxx;
 
 namespace {
 
+using spartanxx_test::expect_error;
 using sx::DType;
 using sx::Range;
 using sx::Shape;
 
 // A collective round trip through spartanxx: every rank must get here.
-void expect_alive() {
-  EXPECT_EQ(sx::sum(sx::ones({5})).item(), 5.0) << "the runtime is unusable after the error";
-}
-
-// Every fragment must occur in `msg`; a fragment "a|b" is satisfied by either.
-void expect_fragments(const std::string& msg, std::initializer_list<const char*> fragments) {
-  for (const char* f : fragments) {
-    const std::string alternatives = f;
-    bool found = false;
-    std::size_t pos = 0;
-    while (!found) {
-      const std::size_t bar = alternatives.find('|', pos);
-      const std::string one =
-          alternatives.substr(pos, bar == std::string::npos ? std::string::npos : bar - pos);
-      found = msg.find(one) != std::string::npos;
-      if (bar == std::string::npos) break;
-      pos = bar + 1;
-    }
-    EXPECT_TRUE(found) << "the message \"" << msg << "\" lacks \"" << f << "\"";
-  }
-}
-
-// Runs `f`, which must throw E on this rank; checks the message; then checks that all
-// ranks agree that they threw, and that the runtime still works.
-template <class E>
-void expect_error(const std::function<void()>& f, std::initializer_list<const char*> fragments) {
-  int thrown = 0;
-  try {
-    f();
-  } catch (const E& e) {
-    thrown = 1;
-    expect_fragments(e.what(), fragments);
-  } catch (const std::exception& e) {
-    thrown = 2;
-    ADD_FAILURE() << "threw " << typeid(e).name() << " instead of " << typeid(E).name() << ": " << e.what();
-  }
-  if (thrown == 0) ADD_FAILURE() << "nothing thrown; expected " << typeid(E).name();
-  int lo = 0, hi = 0;
-  MPI_Allreduce(&thrown, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  MPI_Allreduce(&thrown, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  EXPECT_EQ(lo, hi) << "ranks disagree about the error";
-  expect_alive();
-}
-
 sx::Array mat75() {
   Eigen::MatrixXd m(7, 5);
   for (int i = 0; i < 7; ++i)

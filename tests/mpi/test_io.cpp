@@ -36,6 +36,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using spartanxx_test::expect_alive;
+using spartanxx_test::expect_error;
 using spartanxx_test::world_rank;
 using spartanxx_test::world_size;
 using SpMat = Eigen::SparseMatrix<double, Eigen::RowMajor, std::int64_t>;
@@ -151,31 +153,6 @@ sx::Array build(std::int64_t n, std::int64_t m, const std::vector<Trip>& t, sx::
 
 std::string fmt_size(std::int64_t n, std::int64_t m, std::int64_t nnz) {
   return std::to_string(n) + " " + std::to_string(m) + " " + std::to_string(nnz);
-}
-
-void expect_alive() { EXPECT_EQ(sx::sum(sx::ones({5})).item(), 5.0) << "the runtime is unusable after the error"; }
-
-// `f` must throw E on this rank with every fragment in its message; all ranks must agree.
-template <class E>
-void expect_error(const std::function<void()>& f, std::initializer_list<std::string> fragments) {
-  int thrown = 0;
-  try {
-    f();
-  } catch (const E& e) {
-    thrown = 1;
-    const std::string msg = e.what();
-    for (const auto& frag : fragments)
-      EXPECT_NE(msg.find(frag), std::string::npos) << "the message \"" << msg << "\" lacks \"" << frag << "\"";
-  } catch (const std::exception& e) {
-    thrown = 2;
-    ADD_FAILURE() << "threw " << typeid(e).name() << " instead of " << typeid(E).name() << ": " << e.what();
-  }
-  if (thrown == 0) ADD_FAILURE() << "nothing thrown; expected " << typeid(E).name();
-  int lo = 0, hi = 0;
-  MPI_Allreduce(&thrown, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  MPI_Allreduce(&thrown, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  EXPECT_EQ(lo, hi) << "ranks disagree about the error";
-  expect_alive();
 }
 
 // ---------------------------------------------------------------------------------
@@ -458,18 +435,7 @@ TEST_F(MatrixMarket, BadEntriesNameFileAndLine) {
                                        file_with_bad_line(entries, bad, c.bad));
       std::vector<std::string> frags = c.frags;
       frags.push_back("read_matrix_market: " + p + " line " + std::to_string(bad) + ": ");
-      int thrown = 0;
-      try {
-        sx::io::read_matrix_market(p);
-      } catch (const sx::io_error& e) {
-        thrown = 1;
-        const std::string msg = e.what();
-        for (const auto& f : frags) EXPECT_NE(msg.find(f), std::string::npos) << msg << " lacks " << f;
-      }
-      EXPECT_EQ(thrown, 1);
-      int lo = 0;
-      MPI_Allreduce(&thrown, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-      EXPECT_EQ(lo, 1) << "some rank did not throw";
+      expect_error<sx::io_error>([&] { sx::io::read_matrix_market(p); }, frags);
     }
   }
   expect_alive();
@@ -665,18 +631,7 @@ TEST_F(Libsvm, MalformedLinesNameFileAndLine) {
       const std::string p = write_file("m" + std::to_string(bad) + "_" + std::to_string(k++) + ".svm", text);
       std::vector<std::string> frags = c.frags;
       frags.push_back("read_libsvm: " + p + " line " + std::to_string(bad) + ": ");
-      int thrown = 0;
-      try {
-        sx::io::read_libsvm(p, c.n_features, c.zero_based);
-      } catch (const sx::io_error& e) {
-        thrown = 1;
-        const std::string msg = e.what();
-        for (const auto& f : frags) EXPECT_NE(msg.find(f), std::string::npos) << msg << " lacks " << f;
-      }
-      EXPECT_EQ(thrown, 1);
-      int lo = 0;
-      MPI_Allreduce(&thrown, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-      EXPECT_EQ(lo, 1) << "some rank did not throw";
+      expect_error<sx::io_error>([&] { sx::io::read_libsvm(p, c.n_features, c.zero_based); }, frags);
     }
   }
   expect_alive();

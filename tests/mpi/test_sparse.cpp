@@ -14,6 +14,7 @@
 
 #include "spartanxx/spartanxx.hpp"
 #include "expr/node.hpp"
+#include "mpi/sparse_support.hpp"
 #include "mpi/test_support.hpp"
 
 namespace sx = spartanxx;
@@ -25,8 +26,11 @@ namespace {
 
 using Mat = Eigen::MatrixXd;
 using Vec = Eigen::VectorXd;
-using Sp = Eigen::SparseMatrix<double, Eigen::RowMajor, std::int64_t>;
-using Trip = Eigen::Triplet<double, std::int64_t>;
+using spartanxx_test::eigen_of;
+using spartanxx_test::expect_mat_near;
+using spartanxx_test::from_shares;
+using spartanxx_test::Sp;
+using spartanxx_test::Trip;
 
 /// Random triplets, the same on every rank: about `density` of the elements, some rows
 /// empty (every 7th), row 1 full, duplicates (every 5th triplet is repeated).
@@ -45,37 +49,6 @@ std::vector<Trip> random_triplets(std::int64_t n, std::int64_t m, double density
   // Unsorted input.
   std::shuffle(t.begin(), t.end(), gen);
   return t;
-}
-
-Sp eigen_of(std::int64_t n, std::int64_t m, const std::vector<Trip>& t) {
-  Sp s(n, m);
-  s.setFromTriplets(t.begin(), t.end());
-  s.makeCompressed();
-  return s;
-}
-
-/// The spartanxx matrix of the triplets, rank r passing triplets r, r + P, ...
-sx::Array from_shares(std::int64_t n, std::int64_t m, const std::vector<Trip>& t) {
-  std::vector<std::int64_t> rows, cols;
-  std::vector<double> vals;
-  for (std::size_t k = static_cast<std::size_t>(world_rank()); k < t.size(); k += static_cast<std::size_t>(world_size())) {
-    rows.push_back(t[k].row()), cols.push_back(t[k].col()), vals.push_back(t[k].value());
-  }
-  return sx::sparse_from_triplets({n, m}, rows, cols, vals);
-}
-
-void expect_mat_near(const Mat& got, const Mat& want, double tol = 1e-12) {
-  ASSERT_EQ(got.rows(), want.rows());
-  ASSERT_EQ(got.cols(), want.cols());
-  for (Eigen::Index i = 0; i < want.rows(); ++i)
-    for (Eigen::Index j = 0; j < want.cols(); ++j) {
-      const double w = want(i, j), g = got(i, j);
-      if (std::isnan(w)) {
-        EXPECT_TRUE(std::isnan(g)) << "at (" << i << ", " << j << ")";
-        continue;
-      }
-      EXPECT_NEAR(g, w, tol * std::max(1.0, std::abs(w))) << "at (" << i << ", " << j << ")";
-    }
 }
 
 /// A dense matrix with the pattern of `s` holding f(value, i, j).
@@ -228,13 +201,14 @@ TEST(Sparse, OperationsThatWouldFillAreErrors) {
 TEST(Sparse, BadTripletsThrowOnEveryRank) {
   // Only the last rank passes an index outside the shape; every rank must throw.
   std::vector<std::int64_t> rows{0}, cols{0};
-  std::vector<double> vals{1.0};
+  const std::vector<double> vals{1.0};
   if (world_rank() == world_size() - 1) rows[0] = 5;
-  EXPECT_THROW(sx::sparse_from_triplets({5, 5}, rows, cols, vals), sx::index_error);
-  std::vector<double> short_vals;
-  if (world_rank() == 0) short_vals = {};
-  else short_vals = vals;
-  EXPECT_THROW(sx::sparse_from_triplets({5, 5}, {0}, {0}, world_rank() == 0 ? short_vals : vals), sx::value_error);
+  spartanxx_test::expect_error<sx::index_error>([&] { sx::sparse_from_triplets({5, 5}, rows, cols, vals); },
+                                                {"sparse_from_triplets", "(5, 0)", "outside shape (5, 5)"});
+  // Only rank 0 passes fewer values than indices.
+  const std::vector<double> mine = world_rank() == 0 ? std::vector<double>{} : vals;
+  spartanxx_test::expect_error<sx::value_error>([&] { sx::sparse_from_triplets({5, 5}, {0}, {0}, mine); },
+                                                {"sparse_from_triplets", "same length"});
 }
 
 TEST(Sparse, Reductions) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "spartanxx/spartanxx.hpp"
+#include "mpi/sparse_support.hpp"
 #include "mpi/test_support.hpp"
 
 namespace sx = spartanxx;
@@ -23,8 +24,10 @@ namespace {
 
 using Mat = Eigen::MatrixXd;
 using Vec = Eigen::VectorXd;
-using Sp = Eigen::SparseMatrix<double, Eigen::RowMajor, std::int64_t>;
-using Trip = Eigen::Triplet<double, std::int64_t>;
+using spartanxx_test::eigen_of;
+using spartanxx_test::from_shares;
+using spartanxx_test::Sp;
+using spartanxx_test::Trip;
 
 std::vector<Trip> rand_trips(std::int64_t n, std::int64_t m, double density, std::uint64_t seed, bool ints = false) {
   std::mt19937_64 gen(seed);
@@ -41,34 +44,8 @@ std::vector<Trip> rand_trips(std::int64_t n, std::int64_t m, double density, std
   return t;
 }
 
-Sp eig(std::int64_t n, std::int64_t m, const std::vector<Trip>& t) {
-  Sp s(n, m);
-  s.setFromTriplets(t.begin(), t.end());
-  s.makeCompressed();
-  return s;
-}
-
-sx::Array shares(std::int64_t n, std::int64_t m, const std::vector<Trip>& t, sx::DType dt = sx::DType::f64) {
-  std::vector<std::int64_t> rows, cols;
-  std::vector<double> vals;
-  for (std::size_t k = static_cast<std::size_t>(world_rank()); k < t.size(); k += static_cast<std::size_t>(world_size()))
-    rows.push_back(t[k].row()), cols.push_back(t[k].col()), vals.push_back(t[k].value());
-  return sx::sparse_from_triplets({n, m}, rows, cols, vals, dt);
-}
-
-void near(const Mat& got, const Mat& want, double tol = 1e-10) {
-  ASSERT_EQ(got.rows(), want.rows());
-  ASSERT_EQ(got.cols(), want.cols());
-  for (Eigen::Index i = 0; i < want.rows(); ++i)
-    for (Eigen::Index j = 0; j < want.cols(); ++j) {
-      const double w = want(i, j), g = got(i, j);
-      if (std::isnan(w)) {
-        EXPECT_TRUE(std::isnan(g)) << "at (" << i << ", " << j << ")";
-        continue;
-      }
-      EXPECT_NEAR(g, w, tol * std::max(1.0, std::abs(w))) << "at (" << i << ", " << j << ")";
-    }
-}
+/// These tests compare to 1e-10 (longer chains of operations than test_sparse.cpp's).
+void near(const Mat& got, const Mat& want, double tol = 1e-10) { spartanxx_test::expect_mat_near(got, want, tol); }
 
 /// Evaluates the array `f` builds once no temporary handle of the expression is alive
 /// (as `auto g = ...; to_eigen(g)` does): transposes fold into products, products fuse.
@@ -92,12 +69,12 @@ Mat rows_of(const Mat& d, std::int64_t start, std::int64_t stop, std::int64_t st
 TEST(SparseEdge, DtypesF32I64Bool) {
   const std::int64_t n = 23, m = 11;
   const auto t = rand_trips(n, m, 0.3, 5, /*ints=*/true);
-  const Mat d(eig(n, m, t));
+  const Mat d(eigen_of(n, m, t));
   const Mat D = test_matrix(n, m, 3);
   const Vec x = test_matrix(m, 1, 4).col(0);
   for (sx::DType dt : {sx::DType::f32, sx::DType::i64, sx::DType::i32}) {
     SCOPED_TRACE(static_cast<int>(dt));
-    const sx::Array a = shares(n, m, t, dt);
+    const sx::Array a = from_shares(n, m, t, dt);
     EXPECT_EQ(a.dtype(), dt);
     near(E([&] { return a; }), d);
     near(E([&] { return a * sx::from_eigen(D); }), d.cwiseProduct(D), 1e-6);
@@ -110,13 +87,13 @@ TEST(SparseEdge, DtypesF32I64Bool) {
     EXPECT_NEAR(sx::mean(a).item(), d.mean(), 1e-6);
   }
   // bool: a mask, its sum counts trues.
-  const sx::Array a = shares(n, m, t);
+  const sx::Array a = from_shares(n, m, t);
   const sx::Array mask = a > 0;
   const Mat md = (d.array() > 0).cast<double>().matrix();
   EXPECT_EQ(sx::sum(mask).item(), md.sum());
   near(E([&] { return sx::sum(mask, 0); }).transpose(), md.colwise().sum());
   near(E([&] { return sx::sum(mask, 1); }), md.rowwise().sum());
-  const sx::Array bmat = shares(n, m, t, sx::DType::boolean);
+  const sx::Array bmat = from_shares(n, m, t, sx::DType::boolean);
   EXPECT_EQ(sx::sum(bmat).item(), static_cast<double>(t.size()));
   near(E([&] { return sx::mean(mask, 0); }).transpose(), md.colwise().mean());
 }
@@ -124,9 +101,9 @@ TEST(SparseEdge, DtypesF32I64Bool) {
 TEST(SparseEdge, F32SparseTimesF64Dense) {
   const std::int64_t n = 19, m = 13, k = 3;
   const auto t = rand_trips(n, m, 0.3, 6);
-  const Sp e = eig(n, m, t);
+  const Sp e = eigen_of(n, m, t);
   const Mat d = Mat(e).cast<float>().cast<double>();
-  const sx::Array a = shares(n, m, t, sx::DType::f32);
+  const sx::Array a = from_shares(n, m, t, sx::DType::f32);
   const Mat B = test_matrix(m, k, 1), C = test_matrix(n, k, 2), L = test_matrix(k, n, 3);
   const Vec y = test_matrix(n, 1, 4).col(0);
   near(E([&] { return sx::dot(a, sx::from_eigen(B)); }), d * B, 1e-6);
@@ -136,8 +113,8 @@ TEST(SparseEdge, F32SparseTimesF64Dense) {
   near(E([&] { return sx::dot(sx::from_eigen(B.transpose().eval()), a.T()); }), B.transpose() * d.transpose(), 1e-6);
   // f32 sparse · f64 sparse
   const auto t2 = rand_trips(m, 7, 0.3, 7);
-  const Sp e2 = eig(m, 7, t2);
-  near(E([&] { return sx::dot(a, shares(m, 7, t2)); }), d * Mat(e2), 1e-6);
+  const Sp e2 = eigen_of(m, 7, t2);
+  near(E([&] { return sx::dot(a, from_shares(m, 7, t2)); }), d * Mat(e2), 1e-6);
 }
 
 TEST(SparseEdge, ToSparseOfOtherDtypes) {
@@ -168,8 +145,8 @@ TEST(SparseEdge, EmptyShapes) {
   for (auto [n, m] : std::vector<std::pair<std::int64_t, std::int64_t>>{{0, 5}, {6, 0}, {0, 0}, {2, 3}}) {
     SCOPED_TRACE(std::to_string(n) + "x" + std::to_string(m));
     const auto t = rand_trips(n, m, 0.5, 9);
-    const Mat d(eig(n, m, t));
-    const sx::Array a = shares(n, m, t);
+    const Mat d(eigen_of(n, m, t));
+    const sx::Array a = from_shares(n, m, t);
     near(E([&] { return a; }), d);
     near(E([&] { return sx::sum(a, 0); }).transpose(), d.colwise().sum());
     near(E([&] { return sx::sum(a, 1); }), d.rowwise().sum());
@@ -181,7 +158,7 @@ TEST(SparseEdge, EmptyShapes) {
     const Mat L = test_matrix(3, n, 5);
     near(E([&] { return sx::dot(sx::from_eigen(L), a); }), L * d);
     if (n > 0) near(E([&] { return sx::max(a, 0); }).transpose(), d.colwise().maxCoeff());
-    EXPECT_EQ(sx::nnz(sx::dot(a, a.T())), 0 + (Sp(eig(n, m, t) * eig(n, m, t).transpose())).nonZeros());
+    EXPECT_EQ(sx::nnz(sx::dot(a, a.T())), 0 + (Sp(eigen_of(n, m, t) * eigen_of(n, m, t).transpose())).nonZeros());
   }
 }
 
@@ -190,8 +167,8 @@ TEST(SparseEdge, FewRowsNegativeSlicesSlicesOfSlicesTransposes) {
     const std::int64_t m = 6;
     SCOPED_TRACE(n);
     const auto t = rand_trips(n, m, 0.5, 10 + n);
-    const Mat d(eig(n, m, t));
-    const sx::Array a = shares(n, m, t);
+    const Mat d(eigen_of(n, m, t));
+    const sx::Array a = from_shares(n, m, t);
     const Vec x = test_matrix(m, 1, 1).col(0);
     const sx::Array s1 = a.slice({sx::Range{std::nullopt, std::nullopt, -1}});
     const Mat d1 = rows_of(d, n - 1, -1, -1);
@@ -227,13 +204,13 @@ TEST(SparseEdge, SparseSparseEmptyResultAndDense1d) {
   std::vector<Trip> ta, tb;
   for (std::int64_t i = 0; i < n; ++i) ta.emplace_back(i, i % 3, 1.0 + i);
   for (std::int64_t i = 3; i < m; ++i) tb.emplace_back(i, i % k, 2.0 + i);
-  const sx::Array a = shares(n, m, ta), b = shares(m, k, tb);
+  const sx::Array a = from_shares(n, m, ta), b = from_shares(m, k, tb);
   const sx::Array ab = sx::dot(a, b);
   EXPECT_EQ(sx::nnz(ab), 0);
   near(E([&] { return ab; }), Mat::Zero(n, k));
   near(E([&] { return sx::sum(ab, 0); }).transpose(), Mat::Zero(1, k));
   const Vec v = test_matrix(n, 1, 1).col(0);
-  const Mat da(eig(n, m, ta));
+  const Mat da(eigen_of(n, m, ta));
   near(E([&] { return sx::dot(sx::from_eigen(v), a); }), (v.transpose() * da).transpose());
   const Vec w = test_matrix(m, 1, 2).col(0);
   near(E([&] { return sx::dot(sx::from_eigen(w), a.T()); }), da * w);
@@ -247,8 +224,8 @@ TEST(SparseEdge, ReductionsOfFusedMapsImplicitColumnsNanNegZero) {
   for (const Trip& x : t)
     if (x.col() != 4 && x.col() != 7 && x.col() != 2) u.push_back(x);
   for (std::int64_t i = 0; i < n; ++i) u.emplace_back(i, 2, -1.0 - i);
-  const Mat d(eig(n, m, u));
-  const sx::Array a = shares(n, m, u);
+  const Mat d(eigen_of(n, m, u));
+  const sx::Array a = from_shares(n, m, u);
   const Mat D = test_matrix(n, m, 13);
   near(E([&] { return sx::sum(a * sx::from_eigen(D), 0); }).transpose(), d.cwiseProduct(D).colwise().sum());
   near(E([&] { return sx::sum(a * sx::from_eigen(D), 1); }), d.cwiseProduct(D).rowwise().sum());
@@ -260,7 +237,7 @@ TEST(SparseEdge, ReductionsOfFusedMapsImplicitColumnsNanNegZero) {
   EXPECT_EQ(sx::max(-sx::abs(a)).item(), 0.0);
   // NaN and -0.0 stored.
   std::vector<Trip> v{{0, 0, -0.0}, {1, 1, std::nan("")}, {2, 2, -3.0}};
-  const sx::Array b = shares(3, 3, v);
+  const sx::Array b = from_shares(3, 3, v);
   EXPECT_EQ(sx::nnz(b), 3);
   EXPECT_EQ(sx::count_nonzero(b).item(), 2);
   const Mat mx = E([&] { return sx::max(b, 0); });
@@ -277,9 +254,9 @@ TEST(SparseEdge, ReductionsOfFusedMapsImplicitColumnsNanNegZero) {
 TEST(SparseEdge, SameExpressionTwiceAndHeldIntermediates) {
   const std::int64_t n = 21, m = 8;
   const auto t = rand_trips(n, m, 0.3, 14);
-  const Sp e = eig(n, m, t);
+  const Sp e = eigen_of(n, m, t);
   const Mat d(e);
-  const sx::Array a = shares(n, m, t);
+  const sx::Array a = from_shares(n, m, t);
   const Vec x = test_matrix(m, 1, 1).col(0), y = test_matrix(n, 1, 2).col(0);
   for (int it = 0; it < 3; ++it) {
     const sx::Array b = sx::abs(a) * 2.0;
@@ -305,8 +282,8 @@ TEST(SparseEdge, GradientUnevenTilesAndEmptyRanks) {
     for (std::int64_t i = 0; i < std::min<std::int64_t>(n, 2); ++i)
       for (std::int64_t j = 0; j < m; ++j) t.emplace_back(i, j, 0.1 * (i + 1) * (j - 3));
     if (n > 10) t.emplace_back(n - 1, 3, 2.0);
-    const Sp e = eig(n, m, t);
-    const sx::Array X = shares(n, m, t);
+    const Sp e = eigen_of(n, m, t);
+    const sx::Array X = from_shares(n, m, t);
     const Vec w = test_matrix(m, 1, 1).col(0), y = test_matrix(n, 1, 2).col(0);
     const Vec want = e.transpose() * ((1.0 / (1.0 + (-(e * w).array()).exp())).matrix() - y);
     const sx::Array g = sx::dot(X.T(), sx::sigmoid(sx::dot(X, sx::from_eigen(w))) - sx::from_eigen(y));
@@ -323,8 +300,8 @@ TEST(SparseEdge, GradientUnevenTilesAndEmptyRanks) {
 TEST(SparseEdge, SumOfProducts) {
   const std::int64_t n = 17, m = 9;
   const auto t = rand_trips(n, m, 0.3, 15);
-  const Mat d(eig(n, m, t));
-  const sx::Array a = shares(n, m, t);
+  const Mat d(eigen_of(n, m, t));
+  const sx::Array a = from_shares(n, m, t);
   const Vec x = test_matrix(m, 1, 1).col(0), y = test_matrix(n, 1, 2).col(0);
   EXPECT_NEAR(sx::sum(sx::dot(a, sx::from_eigen(x))).item(), (d * x).sum(), 1e-10);
   EXPECT_NEAR(sx::sum(sx::dot(a.T(), sx::from_eigen(y))).item(), (d.transpose() * y).sum(), 1e-10);
@@ -341,8 +318,8 @@ TEST(SparseEdge, SumOfProducts) {
 TEST(SparseEdge, SparseTimesTransposedDense) {
   const std::int64_t n = 11, m = 7, k = 3;
   const auto t = rand_trips(n, m, 0.4, 31);
-  const Mat d(eig(n, m, t));
-  const sx::Array a = shares(n, m, t);
+  const Mat d(eigen_of(n, m, t));
+  const sx::Array a = from_shares(n, m, t);
   const Mat Bt = test_matrix(k, m, 1);  // B = Btᵀ is m x k
   // Built first, evaluated after, so the transpose is folded into the product.
   const sx::Array r = sx::dot(a, sx::from_eigen(Bt).T());
@@ -352,8 +329,8 @@ TEST(SparseEdge, SparseTimesTransposedDense) {
 TEST(SparseEdge, TransposedSparseTimesTransposedDense) {
   const std::int64_t n = 11, m = 7, k = 3;
   const auto t = rand_trips(n, m, 0.4, 32);
-  const Mat d(eig(n, m, t));
-  const sx::Array a = shares(n, m, t);
+  const Mat d(eigen_of(n, m, t));
+  const sx::Array a = from_shares(n, m, t);
   const Mat Ct = test_matrix(k, n, 2);  // C = Ctᵀ is n x k
   // Built first, evaluated after, so the transpose is folded into the product.
   const sx::Array r = sx::dot(a.T(), sx::from_eigen(Ct).T());
@@ -363,8 +340,8 @@ TEST(SparseEdge, TransposedSparseTimesTransposedDense) {
 TEST(SparseEdge, TransposedDenseTimesSparse) {
   const std::int64_t n = 11, m = 7, k = 3;
   const auto t = rand_trips(n, m, 0.4, 33);
-  const Mat d(eig(n, m, t));
-  const sx::Array a = shares(n, m, t);
+  const Mat d(eigen_of(n, m, t));
+  const sx::Array a = from_shares(n, m, t);
   const Mat Lt = test_matrix(n, k, 3);  // L = Ltᵀ is k x n
   // Built first, evaluated after, so the transpose is folded into the product.
   const sx::Array r = sx::dot(sx::from_eigen(Lt).T(), a);
@@ -374,8 +351,8 @@ TEST(SparseEdge, TransposedDenseTimesSparse) {
 TEST(SparseEdge, TransposedDenseTimesTransposedSparse) {
   const std::int64_t n = 11, m = 7, k = 3;
   const auto t = rand_trips(n, m, 0.4, 34);
-  const Mat d(eig(n, m, t));
-  const sx::Array a = shares(n, m, t);
+  const Mat d(eigen_of(n, m, t));
+  const sx::Array a = from_shares(n, m, t);
   const Mat Rt = test_matrix(m, k, 4);  // R = Rtᵀ is k x m
   // Built first, evaluated after, so the transpose is folded into the product.
   const sx::Array r = sx::dot(sx::from_eigen(Rt).T(), a.T());
@@ -387,9 +364,9 @@ TEST(SparseEdge, TransposedDenseTimesTransposedSparse) {
 TEST(SparseEdge, GradientFusionOfSparseTimesSparse) {
   const std::int64_t n = 10, d = 4, k = 3;
   const auto tx = rand_trips(n, d, 0.5, 21), tw = rand_trips(d, k, 0.6, 22);
-  const Sp ex = eig(n, d, tx), ew = eig(d, k, tw);
+  const Sp ex = eigen_of(n, d, tx), ew = eigen_of(d, k, tw);
   const Mat want = Mat(ex).transpose() * (2.0 * Mat(ex) * Mat(ew));
-  const sx::Array X = shares(n, d, tx), W = shares(d, k, tw);
+  const sx::Array X = from_shares(n, d, tx), W = from_shares(d, k, tw);
   const sx::Array G = sx::dot(X.T(), sx::dot(X, W) * 2.0);
   EXPECT_TRUE(G.is_sparse());
   near(sx::to_eigen(sx::sum(G, 0)).transpose(), want.colwise().sum());
@@ -404,8 +381,8 @@ TEST(SparseEdge, GradientFusionWithSparseRegionInput) {
   const Mat w = test_matrix(d, 1, 2);
   std::vector<Trip> ts;
   for (std::int64_t i = 0; i < n; i += 3) ts.emplace_back(i, 0, 1.0 + i);
-  const Mat S(eig(n, 1, ts));
-  const sx::Array s = shares(n, 1, ts);
+  const Mat S(eigen_of(n, 1, ts));
+  const sx::Array s = from_shares(n, 1, ts);
   const Mat want = X.transpose() * (X * w).cwiseProduct(S);
   // Built first, evaluated after: no temporary handle keeps the transpose or the inner
   // product alive, so the planner fuses them.
