@@ -60,11 +60,12 @@ std::int64_t sparse_bytes(std::int64_t nnz, index_t rows, DType dtype);
 
 // ---- local kernels (float64) ----
 /// out (rows x k, row-major) = A · B for B (A's cols x k, row-major); rows [r0, r1) of A only.
+/// `cols` is A's column count (whether B leaves the cache decides how the kernel reads it).
 void csr_times_dense(const CsrTile& a, const double* av, index_t r0, index_t r1, const double* b, index_t k,
-                     double* out);
+                     index_t cols, double* out);
 /// out (A's cols x k) += (rows [r0, r1) of A)ᵀ · B for B (r1 - r0 rows x k, row-major).
 void csr_t_times_dense(const CsrTile& a, const double* av, index_t r0, index_t r1, const double* b, index_t k,
-                       double* out);
+                       index_t cols, double* out);
 /// out (n x m) += D · A, D (n x ld, row-major) whose columns [c0, c0 + rows) meet A's rows.
 void dense_times_csr(const double* d, index_t n, index_t ld, index_t c0, const CsrTile& a, const double* av, index_t m,
                      double* out);

@@ -88,10 +88,10 @@ DistArray exec_gradient(const Node& outer, const Region& r, const Node& z, const
         const index_t nb = r1 - r0;
         zb.resize(static_cast<std::size_t>(nb * k));
         rb.resize(static_cast<std::size_t>(nb * k));
-        csr_times_dense(c, xv, r0, r1, wv, k, zb.data());
+        csr_times_dense(c, xv, r0, r1, wv, k, d, zb.data());
         eval_region_rows(r, ri, ti, tile_shape, r0, r1, reinterpret_cast<std::byte*>(rb.data()), zi,
                          reinterpret_cast<const std::byte*>(zb.data()));
-        csr_t_times_dense(c, xv, r0, r1, rb.data(), k, G);
+        csr_t_times_dense(c, xv, r0, r1, rb.data(), k, d, G);
         r0 = r1;
       }
     }

@@ -345,7 +345,7 @@ DistArray exec_dot_map(const Region& r, const Node& z, const InputArrays& in, co
       for (index_t r0 = 0; r0 < rows;) {
         const index_t r1 = std::min(rows, r0 + cache_block_rows(m * 8, rows));
         zb.resize(static_cast<std::size_t>((r1 - r0) * m));
-        csr_times_dense(c, c.values.as<double>(), r0, r1, gb.empty() ? nullptr : gb[0].as<double>(), m, zb.data());
+        csr_times_dense(c, c.values.as<double>(), r0, r1, gb.empty() ? nullptr : gb[0].as<double>(), m, A.shape()[1], zb.data());
         eval_region_rows(r, ri, t, tile_shape, r0, r1, tile.data.data() + static_cast<std::size_t>(r0 * m) * out_item, zi,
                          reinterpret_cast<const std::byte*>(zb.data()));
         r0 = r1;

@@ -406,11 +406,11 @@ DistArray run_sparse_dot(const Node& n, const std::vector<const Node*>& nodes, c
         const CsrTile& c = *A.tiles()[t].csr;
         const double* av = double_values(c, A.dtype(), s1);
         if (n.dtype == DType::f64) {
-          csr_times_dense(c, av, 0, c.rows(), x, k, out.tiles()[t].data.as<double>());
+          csr_times_dense(c, av, 0, c.rows(), x, k, A.shape()[1], out.tiles()[t].data.as<double>());
           continue;
         }
         std::vector<double> y(static_cast<std::size_t>(c.rows() * k));
-        csr_times_dense(c, av, 0, c.rows(), x, k, y.data());
+        csr_times_dense(c, av, 0, c.rows(), x, k, A.shape()[1], y.data());
         store(y, out.tiles()[t].data, n.dtype);
       }
       return out;
@@ -432,7 +432,7 @@ DistArray run_sparse_dot(const Node& n, const std::vector<const Node*>& nodes, c
         const Box tb = L.tile_box(A.tiles()[t].id);
         const double* x = as_double(g[whole ? 0 : t], b.dtype, (whole ? b.shape[0] : tb.extent(0)) * k, s2);
         if (whole) x += tb.lo[0] * k;  // the rows of this tile
-        csr_t_times_dense(c, av, 0, c.rows(), x, k, acc);
+        csr_t_times_dense(c, av, 0, c.rows(), x, k, m, acc);
       }
       if (n.dtype != DType::f64) store(scratch_acc, out.tiles()[0].data, n.dtype);
       return out;

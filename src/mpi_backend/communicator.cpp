@@ -97,6 +97,27 @@ void Communicator::allreduce_raw(void* inout, std::size_t count, MPI_Datatype ty
   }
 }
 
+bool Communicator::pairwise_pays(const std::vector<std::int64_t>& counts, std::size_t elem) const {
+  if (size_ < 2 || size_ > 16 || counts.size() != static_cast<std::size_t>(size_)) return false;
+  std::int64_t total = 0;
+  for (auto c : counts) {
+    if (c * static_cast<std::int64_t>(elem) > INT_MAX) return false;
+    total += c;
+  }
+  return total * static_cast<std::int64_t>(elem) / size_ >= (std::int64_t{1} << 18);
+}
+
+void Communicator::sendrecv_bytes(const void* send, std::int64_t send_bytes, int to, void* recv, std::int64_t recv_bytes,
+                                  int from) {
+  check(MPI_Sendrecv(send, static_cast<int>(send_bytes), MPI_BYTE, to, 9, recv, static_cast<int>(recv_bytes), MPI_BYTE, from,
+                     9, comm_, MPI_STATUS_IGNORE),
+        "MPI_Sendrecv");
+  counters_.bytes_sent += send_bytes;
+  counters_.bytes_received += recv_bytes;
+  counters_.messages_sent += 1;
+  counters_.messages_received += 1;
+}
+
 void Communicator::reduce_scatter_raw(const void* send, void* recv, const std::vector<std::int64_t>& counts,
                                       MPI_Datatype type, std::size_t elem) {
   if (counts.size() != static_cast<std::size_t>(size_))

@@ -184,6 +184,50 @@ TEST(BackendCollectives, AllreduceScalars) {
   check_allreduce_scalar<std::uint8_t>(c);
 }
 
+/// reduce_scatter_sum of parts `part(r)` items long (rank r's), every rank contributing
+/// value(rank, global index): checked against the sum written out here, and the counters.
+template <class T>
+void check_reduce_scatter(Communicator& c, std::int64_t (*part)(int)) {
+  const int me = c.rank(), n = c.size();
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(n));
+  std::int64_t total = 0, offset = 0;
+  for (int r = 0; r < n; ++r) {
+    counts[static_cast<std::size_t>(r)] = part(r);
+    if (r < me) offset += part(r);
+    total += part(r);
+  }
+  auto value = [](int rank, std::int64_t i) { return static_cast<T>((i * 7 + rank * 13) % 101) - static_cast<T>(50); };
+  std::vector<T> send(static_cast<std::size_t>(total));
+  for (std::int64_t i = 0; i < total; ++i) send[static_cast<std::size_t>(i)] = value(me, i);
+  std::vector<T> got(static_cast<std::size_t>(part(me)), static_cast<T>(-1));
+  const Counters before = c.counters();
+  c.reduce_scatter_sum(send.data(), got.data(), counts);
+  std::int64_t wrong = 0;
+  for (std::int64_t i = 0; i < part(me); ++i) {
+    T want = 0;
+    for (int r = 0; r < n; ++r) want += value(r, offset + i);
+    wrong += got[static_cast<std::size_t>(i)] != want;
+  }
+  EXPECT_EQ(wrong, 0) << "reduce_scatter_sum of " << total << " items: " << wrong << " wrong on rank " << me;
+  const std::int64_t e = static_cast<std::int64_t>(sizeof(T));
+  EXPECT_EQ(c.counters().bytes_sent - before.bytes_sent, n > 1 ? (total - part(me)) * e : 0);
+  EXPECT_EQ(c.counters().bytes_received - before.bytes_received, n > 1 ? (n - 1) * part(me) * e : 0);
+}
+
+// Small parts go through MPI_Reduce_scatter, large ones (>= 256 KiB on average) through
+// paired send-receives: both, with uneven parts and an empty one.
+TEST(BackendCollectives, ReduceScatterSumSmallAndLargeParts) {
+  Communicator c(MPI_COMM_WORLD);
+  const int n = c.size();
+  EXPECT_FALSE(c.pairwise_pays(std::vector<std::int64_t>(static_cast<std::size_t>(n), 5), 8));
+  EXPECT_EQ(c.pairwise_pays(std::vector<std::int64_t>(static_cast<std::size_t>(n), 40000), 8), n > 1);
+  check_reduce_scatter<double>(c, [](int r) -> std::int64_t { return 3 + r; });
+  check_reduce_scatter<double>(c, [](int r) -> std::int64_t { return 40000 + 1237 * r; });
+  check_reduce_scatter<std::int64_t>(c, [](int r) -> std::int64_t { return r == 1 ? 0 : 70001 + r; });
+  check_reduce_scatter<float>(c, [](int r) -> std::int64_t { return 90000 - 3 * r; });
+  check_reduce_scatter<std::int32_t>(c, [](int r) -> std::int64_t { return 65536 + r; });
+}
+
 TEST(BackendCollectives, AllreduceNegativeAndLarge) {
   Communicator c(MPI_COMM_WORLD);
   const int me = c.rank(), n = c.size();
