@@ -93,6 +93,7 @@ Array sparse_from_csr(const Shape& shape, const std::int64_t* row_ptr, const std
       splits[p] = r;
     }
   }
+  splits = detail::prefer_even_splits(std::move(splits), n, [&](index_t r0, index_t r1) { return row_ptr[r1] - row_ptr[r0]; });
   const detail::Layout layout = detail::sparse_rows_layout(shape, splits);
   std::vector<detail::CsrTile> tiles;
   for (int id : layout.tiles_of(comm.rank())) {

@@ -44,6 +44,8 @@ class Buffer {
   const std::byte* data() const { return data_.get(); }
   template <class T> T* as() { return reinterpret_cast<T*>(data_.get()); }
   template <class T> const T* as() const { return reinterpret_cast<const T*>(data_.get()); }
+  /// Watches the data without keeping it alive (caches of derived data check it).
+  std::weak_ptr<const std::byte> watch() const { return data_; }
 
   /// Bytes of buffers allocated on this rank since the program started.
   static std::int64_t allocated_total();

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
+#include <memory>
 #include <numeric>
 #include <stdexcept>
 
@@ -113,7 +115,12 @@ DistArray sparse_from_triplets_local(const Shape& shape, DType dtype, Triplets t
     std::vector<std::int64_t> counts(static_cast<std::size_t>(B), 0);
     for (std::size_t k = 0; k < t.size(); ++k) ++counts[static_cast<std::size_t>(t.row[k] * B / std::max<index_t>(n, 1))];
     if (P > 1 && B > 0) comm.allreduce(counts.data(), counts.size(), backend::ReduceOp::sum);
-    l = sparse_rows_layout(shape, balanced_row_splits(counts, n, P));
+    std::vector<std::int64_t> before(counts.size() + 1, 0);  // entries of the buckets before each
+    std::partial_sum(counts.begin(), counts.end(), before.begin() + 1);
+    const auto bucket = [&](index_t r) { return static_cast<std::size_t>(r * B / std::max<index_t>(n, 1)); };
+    l = sparse_rows_layout(shape, prefer_even_splits(balanced_row_splits(counts, n, P), n, [&](index_t r0, index_t r1) {
+                             return before[bucket(r1)] - before[bucket(r0)];
+                           }));
   }
   const auto& splits = l.splits(0);
   // Route every triplet to the owner of its row: (row, col, value) as 3 x 8 bytes.
@@ -343,6 +350,124 @@ void csr_t_times_dense(const CsrTile& a, const double* av, index_t r0, index_t r
       for (index_t j = 0; j < k; ++j) o[j] += v * br[j];
     }
   }
+}
+
+std::size_t ColumnSplit::bytes() const {
+  return (local_row.size() + other_row.size()) * (2 * sizeof(std::int32_t) + sizeof(double));
+}
+
+namespace {
+
+struct SplitEntry {
+  std::weak_ptr<const std::byte> values;
+  const std::byte* values_at = nullptr;
+  std::weak_ptr<const CsrPattern> pattern;
+  const CsrPattern* pattern_at = nullptr;
+  index_t c0 = 0, c1 = 0;
+  std::shared_ptr<const ColumnSplit> split;  // null: seen once
+  std::uint64_t used = 0;
+};
+
+constexpr std::size_t kSplitCacheBytes = std::size_t{512} << 20;
+constexpr std::size_t kSplitCacheEntries = 64;
+
+std::shared_ptr<ColumnSplit> build_split(const CsrTile& a, DType dtype, index_t c0, index_t c1) {
+  std::vector<double> scratch;
+  const double* v = double_values(a, dtype, scratch);
+  const std::int64_t* rp = a.row_ptr();
+  const std::int64_t* c = a.col();
+  auto s = std::make_shared<ColumnSplit>();
+  s->c0 = c0;
+  s->c1 = c1;
+  std::int64_t local = 0;
+  for (std::int64_t e = 0; e < a.nnz(); ++e) local += c[e] >= c0 && c[e] < c1;
+  s->local_row.reserve(static_cast<std::size_t>(local));
+  s->local_col.reserve(static_cast<std::size_t>(local));
+  s->local_val.reserve(static_cast<std::size_t>(local));
+  s->other_row.reserve(static_cast<std::size_t>(a.nnz() - local));
+  s->other_col.reserve(static_cast<std::size_t>(a.nnz() - local));
+  s->other_val.reserve(static_cast<std::size_t>(a.nnz() - local));
+  for (index_t r = 0; r < a.rows(); ++r)
+    for (std::int64_t e = rp[r]; e < rp[r + 1]; ++e) {
+      if (c[e] >= c0 && c[e] < c1) {
+        s->local_row.push_back(static_cast<std::int32_t>(r));
+        s->local_col.push_back(static_cast<std::int32_t>(c[e] - c0));
+        s->local_val.push_back(v[e]);
+      } else {
+        s->other_row.push_back(static_cast<std::int32_t>(r));
+        s->other_col.push_back(static_cast<std::int32_t>(c[e]));
+        s->other_val.push_back(v[e]);
+      }
+    }
+  return s;
+}
+
+}  // namespace
+
+std::shared_ptr<const ColumnSplit> column_split(const CsrTile& a, DType dtype, index_t cols, index_t c0, index_t c1) {
+  constexpr index_t kMax = std::numeric_limits<std::int32_t>::max();
+  if (a.nnz() == 0 || a.rows() > kMax || cols > kMax) return nullptr;
+  static std::vector<SplitEntry> cache;
+  static std::uint64_t clock = 0;
+  // Drop the entries whose values are gone.
+  cache.erase(std::remove_if(cache.begin(), cache.end(), [](const SplitEntry& e) { return e.values.expired(); }),
+              cache.end());
+  for (SplitEntry& e : cache) {
+    const auto v = e.values.lock();
+    if (v.get() != a.values.data() || e.values_at != a.values.data() || e.pattern_at != a.pattern.get() ||
+        e.pattern.lock() != a.pattern || e.c0 != c0 || e.c1 != c1)
+      continue;
+    e.used = ++clock;
+    if (!e.split) {
+      auto built = build_split(a, dtype, c0, c1);
+      if (built->bytes() > kSplitCacheBytes) return nullptr;
+      e.split = std::move(built);
+      // Keep the cache within its budget: the least recently used splits go first.
+      for (;;) {
+        std::size_t held = 0;
+        SplitEntry* oldest = nullptr;
+        for (SplitEntry& x : cache)
+          if (x.split) {
+            held += x.split->bytes();
+            if (&x != &e && (!oldest || x.used < oldest->used)) oldest = &x;
+          }
+        if (held <= kSplitCacheBytes || !oldest) break;
+        oldest->split.reset();
+      }
+    }
+    return e.split;
+  }
+  if (cache.size() >= kSplitCacheEntries) {
+    auto oldest = std::min_element(cache.begin(), cache.end(),
+                                   [](const SplitEntry& x, const SplitEntry& y) { return x.used < y.used; });
+    cache.erase(oldest);
+  }
+  SplitEntry e;
+  e.values = a.values.watch();
+  e.values_at = a.values.data();
+  e.pattern = a.pattern;
+  e.pattern_at = a.pattern.get();
+  e.c0 = c0;
+  e.c1 = c1;
+  e.used = ++clock;
+  cache.push_back(std::move(e));
+  return nullptr;
+}
+
+void coo_t_times_vector(const std::int32_t* row, const std::int32_t* col, const double* val, std::size_t n,
+                        const double* b, index_t cols, double* out) {
+  if (8.0 * static_cast<double>(cols) > kPrefetchFootprint) {
+    constexpr std::size_t ahead = 128;  // as csr_t_times_dense
+    const std::size_t safe = n > ahead ? n - ahead : 0;
+    std::size_t e = 0;
+    for (; e < safe; ++e) {
+      __builtin_prefetch(out + col[e + ahead], 1);
+      out[col[e]] += val[e] * b[row[e]];
+    }
+    for (; e < n; ++e) out[col[e]] += val[e] * b[row[e]];
+    return;
+  }
+  for (std::size_t e = 0; e < n; ++e) out[col[e]] += val[e] * b[row[e]];
 }
 
 void dense_times_csr(const double* d, index_t n, index_t ld, index_t c0, const CsrTile& a, const double* av, index_t m,

@@ -272,6 +272,12 @@ DotCase dot_case(const Node& a, const Node& b, DotFold fold) {
   return fold[1] ? dense_sparse_t : dense_sparse;
 }
 
+/// Whether sparseᵀ·vector may send partial sums while it computes (run_overlapped_t_dot):
+/// a float64 vector result, 2 to 16 ranks (more go by the reduce-scatter of partials).
+bool overlapped_applies(const Node& n, int P) {
+  return P >= 2 && P <= 16 && n.shape.size() == 1 && n.dtype == DType::f64;
+}
+
 std::vector<Plan> plan_sparse_dot(const Node& n, const std::vector<const Node*>& nodes, const InputLayouts& in, DotFold fold,
                                   int P) {
   const Node& a = *nodes[0];
@@ -295,6 +301,17 @@ std::vector<Plan> plan_sparse_dot(const Node& n, const std::vector<const Node*>&
       } else {
         p.layout = P == 1 ? Layout::replicated(n.shape) : Layout::partial(n.shape);
         p.predicted_bytes = tiling::bytes_to_gather(*in[1], rows_for_tiles(L, b.shape, P), itemsize(b.dtype));
+        // A float64 vector result split by rows among a few ranks: each rank sends the
+        // other ranks' partial sums as soon as they are computed and computes its own
+        // columns meanwhile (the same bytes as a reduce-scatter of the partial sums).
+        if (overlapped_applies(n, P)) {
+          Plan q;
+          q.layout = Layout::rows(n.shape, P);
+          q.predicted_bytes = p.predicted_bytes + tiling::bytes_to_move(p.layout, q.layout, P, 8);
+          q.strategy = "transposed sparse rows x dense rows: others' partial sums sent while this rank's are computed";
+          q.variant = 1;
+          opts.push_back(q);
+        }
       }
       p.strategy = "transposed sparse rows x dense rows: partial sums";
       opts.push_back(p);
@@ -389,6 +406,160 @@ CsrTile whole_sparse(const DistArray& x, bool transpose, Communicator& comm) {
   return make_csr(w.pattern, scratch.data(), scratch.size() * 8);
 }
 
+/// A 1-d layout whose every tile one rank owns (not replicated, not partial sums).
+bool split_among_ranks(const Layout& l) {
+  if (l.is_partial() || l.ndim() != 1) return false;
+  for (int t = 0; t < l.num_tiles(); ++t)
+    if (l.owner(t) == tiling::kReplicated) return false;
+  return true;
+}
+
+/// The whole of a float64 vector split among the ranks (split_among_ranks), in the
+/// node-shared memory: each rank copies its tiles there and, after a fence, every rank
+/// reads all of it in place. Null when the ranks span nodes (then gather_boxes). The
+/// caller fences again after its last read. Counted as the messages of gather_boxes
+/// would be: the ranks with `needs` receive the parts they lack from their owners.
+const double* shared_whole_vector(const DistArray& v, const Needs& needs, Communicator& comm) {
+  const index_t m = v.shape()[0];
+  const std::vector<std::byte*>& shared = comm.node_segments(static_cast<std::size_t>(m) * 8);  // collective
+  if (shared.empty()) return nullptr;
+  auto* whole = reinterpret_cast<double*>(shared[0]);
+  const int me = comm.rank(), P = comm.size();
+  index_t own = 0;
+  for (const Tile& t : v.tiles()) {
+    const index_t len = t.box.extent(0);
+    if (len > 0) std::memcpy(whole + t.box.lo[0], t.data.as<double>(), static_cast<std::size_t>(len) * 8);
+    own += len;
+  }
+  comm.node_fence();
+  std::int64_t readers = 0;
+  for (int r = 0; r < P; ++r) readers += r != me && !needs[static_cast<std::size_t>(r)].empty();
+  const bool reads = !needs[static_cast<std::size_t>(me)].empty();
+  std::vector<char> sends(static_cast<std::size_t>(P), 0);  // the ranks this one reads from
+  for (int t = 0; t < v.layout().num_tiles(); ++t)
+    if (v.layout().owner(t) != me && v.layout().tile_box(t).volume() > 0) sends[static_cast<std::size_t>(v.layout().owner(t))] = 1;
+  const std::int64_t owners = std::count(sends.begin(), sends.end(), 1);
+  comm.count_shared(own > 0 ? readers * own * 8 : 0, reads ? (m - own) * 8 : 0, own > 0 ? readers : 0,
+                    reads ? owners : 0);
+  return whole;
+}
+
+/// g = Aᵀ r into Layout::rows(g's shape, P), A split by rows (plan variant 1 of
+/// sparseᵀ·dense). Each rank adds its rows' contributions to the columns other ranks
+/// own into a full-length buffer, then those to its own columns straight into its tile,
+/// and last adds what the others computed for its columns:
+/// - when every rank runs on one node, the buffers are node-shared memory and each rank
+///   reads the others' parts for its columns directly (no messages, no copies);
+/// - otherwise the parts are posted to their owners before the own columns are computed,
+///   and the messages progress meanwhile.
+/// A tile whose values were seen before uses its column split (entries regrouped by
+/// column range, built once); otherwise the whole product goes to the buffer first.
+/// Either way the exchange is the same, so ranks need not agree on which.
+DistArray run_overlapped_t_dot(const Node& b, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const DistArray& A = *in[0];
+  const int P = comm.size(), me = comm.rank();
+  const index_t m = A.shape()[1];
+  const auto g = gather_boxes(*in[1], rows_for_tiles(A.layout(), b.shape, P), comm);
+  std::vector<index_t> lo(static_cast<std::size_t>(P), 0), hi(static_cast<std::size_t>(P), 0);
+  for (int t = 0; t < p.layout.num_tiles(); ++t) {
+    const Box tb = p.layout.tile_box(t);
+    lo[static_cast<std::size_t>(p.layout.owner(t))] = tb.lo[0];
+    hi[static_cast<std::size_t>(p.layout.owner(t))] = tb.hi[0];
+  }
+  const index_t c0 = lo[static_cast<std::size_t>(me)], c1 = hi[static_cast<std::size_t>(me)], mine = c1 - c0;
+  const std::size_t T = A.tiles().size();
+  DistArray out;
+  Buffer acc, got;
+  std::vector<std::vector<double>> xs(T), vs(T);
+  std::vector<const double*> x(T), av(T);
+  std::vector<std::shared_ptr<const ColumnSplit>> split(T);
+  bool all_split = T > 0;
+  const std::vector<std::byte*>& shared = comm.node_segments(static_cast<std::size_t>(m) * 8);  // collective
+  std::exception_ptr local_error;
+  try {
+    out = DistArray(p.layout, DType::f64, me);
+    if (shared.empty()) {
+      acc = Buffer(static_cast<std::size_t>(m) * 8);
+      got = Buffer(static_cast<std::size_t>((P - 1) * mine) * 8);
+    }
+    for (std::size_t t = 0; t < T; ++t) {
+      const CsrTile& c = *A.tiles()[t].csr;
+      x[t] = as_double(g[t], b.dtype, c.rows(), xs[t]);
+      split[t] = column_split(c, A.dtype(), m, c0, c1);
+      all_split = all_split && split[t];
+    }
+    if (!all_split)
+      for (std::size_t t = 0; t < T; ++t) av[t] = double_values(*A.tiles()[t].csr, A.dtype(), vs[t]);
+  } catch (...) {
+    local_error = std::current_exception();
+  }
+  comm.agree(local_error);
+  double* a = shared.empty() ? acc.as<double>() : reinterpret_cast<double*>(shared[static_cast<std::size_t>(me)]);
+  double* o = mine > 0 ? out.tiles()[0].data.as<double>() : nullptr;
+  // The others' columns.
+  if (all_split) {
+    std::fill(a, a + c0, 0.0);
+    std::fill(a + c1, a + m, 0.0);
+    for (std::size_t t = 0; t < T; ++t)
+      coo_t_times_vector(split[t]->other_row.data(), split[t]->other_col.data(), split[t]->other_val.data(),
+                         split[t]->other_row.size(), x[t], m, a);
+  } else {
+    std::fill(a, a + m, 0.0);
+    for (std::size_t t = 0; t < T; ++t) {
+      const CsrTile& c = *A.tiles()[t].csr;
+      csr_t_times_dense(c, av[t], 0, c.rows(), x[t], 1, m, a);
+    }
+  }
+  constexpr int kTag = 11;
+  std::vector<MPI_Request> requests;
+  int slot = 0;
+  if (shared.empty()) {
+    for (int q = 0; q < P; ++q)
+      if (q != me && mine > 0) comm.irecv_bytes(got.as<double>() + slot++ * mine, mine * 8, q, kTag, requests);
+    for (int q = 0; q < P; ++q) {
+      const index_t len = hi[static_cast<std::size_t>(q)] - lo[static_cast<std::size_t>(q)];
+      if (q != me && len > 0) comm.isend_bytes(a + lo[static_cast<std::size_t>(q)], len * 8, q, kTag, requests);
+    }
+  }
+  // This rank's columns, driving the messages meanwhile.
+  if (all_split) {
+    std::fill(o, o + mine, 0.0);
+    bool done = requests.empty();
+    constexpr std::size_t kChunk = 16384;  // entries between two progress calls
+    for (std::size_t t = 0; t < T; ++t) {
+      const ColumnSplit& s = *split[t];
+      for (std::size_t e0 = 0; e0 < s.local_row.size(); e0 += kChunk) {
+        const std::size_t e1 = std::min(s.local_row.size(), e0 + kChunk);
+        coo_t_times_vector(s.local_row.data() + e0, s.local_col.data() + e0, s.local_val.data() + e0, e1 - e0, x[t],
+                           mine, o);
+        if (!done) done = comm.test_all(requests);
+      }
+    }
+  } else if (mine > 0) {
+    std::memcpy(o, a + c0, static_cast<std::size_t>(mine) * 8);
+  }
+  // The others' contributions to this rank's columns.
+  if (shared.empty()) {
+    comm.wait_all(requests);
+    for (int k = 0; k < slot; ++k) {
+      const double* r = got.as<double>() + k * mine;
+      for (index_t i = 0; i < mine; ++i) o[i] += r[i];
+    }
+    return out;
+  }
+  comm.node_fence();
+  for (int q = 0; q < P; ++q) {
+    if (q == me) continue;
+    const double* r = reinterpret_cast<const double*>(shared[static_cast<std::size_t>(q)]) + c0;
+    for (index_t i = 0; i < mine; ++i) o[i] += r[i];
+  }
+  comm.node_fence();  // every rank has read before any writes the segments again
+  std::int64_t readers = 0;
+  for (int q = 0; q < P; ++q) readers += q != me && hi[static_cast<std::size_t>(q)] > lo[static_cast<std::size_t>(q)];
+  comm.count_shared((m - mine) * 8, (P - 1) * mine * 8, readers, mine > 0 ? P - 1 : 0);
+  return out;
+}
+
 DistArray run_sparse_dot(const Node& n, const std::vector<const Node*>& nodes, const InputArrays& in, DotFold fold,
                          const Plan& p, Communicator& comm) {
   const Node& a = *nodes[0];
@@ -399,6 +570,20 @@ DistArray run_sparse_dot(const Node& n, const std::vector<const Node*>& nodes, c
   switch (dot_case(a, b, fold)) {
     case sparse_dense: {
       const DistArray& A = *in[0];
+      if (k == 1 && b.dtype == DType::f64 && n.dtype == DType::f64 && P > 1 && split_among_ranks(in[1]->layout())) {
+        DistArray out;
+        comm.run_agreed([&] { out = DistArray(p.layout, n.dtype, comm.rank()); });
+        const Needs needs = whole_for_holders(A.layout(), b.shape, P);
+        if (const double* x = shared_whole_vector(*in[1], needs, comm)) {
+          for (std::size_t t = 0; t < A.tiles().size(); ++t) {
+            const CsrTile& c = *A.tiles()[t].csr;
+            csr_times_dense(c, double_values(c, A.dtype(), s1), 0, c.rows(), x, 1, A.shape()[1],
+                            out.tiles()[t].data.as<double>());
+          }
+          comm.node_fence();  // every rank has read x before any writes the segments again
+          return out;
+        }
+      }
       const auto g = gather_boxes(*in[1], whole_for_holders(A.layout(), b.shape, P), comm);
       DistArray out(p.layout, n.dtype, comm.rank());
       const double* x = g.empty() ? nullptr : as_double(g[0], b.dtype, tiling::volume(b.shape), s2);
@@ -416,6 +601,7 @@ DistArray run_sparse_dot(const Node& n, const std::vector<const Node*>& nodes, c
       return out;
     }
     case sparse_t_dense: {
+      if (p.variant == 1) return run_overlapped_t_dot(b, in, p, comm);
       const DistArray& A = *in[0];
       const Layout& L = A.layout();
       const bool whole = L.is_replicated();

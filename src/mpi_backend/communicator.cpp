@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <new>
 #include <stdexcept>
+#include <string>
 
 #include "spartanxx/errors.hpp"
 
@@ -35,6 +37,87 @@ Counters operator-(Counters a, const Counters& b) {
   return a;
 }
 
+struct Communicator::NodeShared {
+  int single_node = -1;  // -1: not asked yet; 0: the ranks span nodes; 1: one node
+  MPI_Comm node = MPI_COMM_NULL;
+  MPI_Win win = MPI_WIN_NULL;
+  std::size_t bytes = 0;
+  std::vector<std::byte*> segments;
+  std::vector<std::byte*> none;
+
+  void free_window() {
+    if (win == MPI_WIN_NULL) return;
+    MPI_Win_unlock_all(win);
+    MPI_Win_free(&win);
+    win = MPI_WIN_NULL;
+    segments.clear();
+    bytes = 0;
+  }
+  ~NodeShared() {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (finalized) return;
+    free_window();
+    if (node != MPI_COMM_NULL) MPI_Comm_free(&node);
+  }
+};
+
+const std::vector<std::byte*>& Communicator::node_segments(std::size_t bytes) {
+  if (!node_) node_ = std::make_unique<NodeShared>();
+  NodeShared& n = *node_;
+  if (n.single_node < 0) {
+    if (n.node == MPI_COMM_NULL)
+      check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &n.node), "MPI_Comm_split_type");
+    int node_size = 0;
+    check(MPI_Comm_size(n.node, &node_size), "MPI_Comm_size");
+    // Every rank sees its own node's size: all equal to size_ or none is. SPARTANXX_NODE_SHARED=0
+    // turns the shared exchanges off (on every rank if on any: the choice is agreed).
+    const char* env = std::getenv("SPARTANXX_NODE_SHARED");
+    int use = node_size == size_ && !(env && std::string(env) == "0") ? 1 : 0;
+    check(MPI_Allreduce(MPI_IN_PLACE, &use, 1, MPI_INT, MPI_MIN, comm_), "MPI_Allreduce");
+    n.single_node = use;
+  }
+  if (n.single_node == 0) return n.none;
+  if (bytes > n.bytes || n.win == MPI_WIN_NULL) {
+    n.free_window();
+    const std::size_t want = std::max<std::size_t>(bytes, 64);
+    std::byte* mine = nullptr;
+    check(MPI_Win_allocate_shared(static_cast<MPI_Aint>(want), 1, MPI_INFO_NULL, n.node, &mine, &n.win),
+          "MPI_Win_allocate_shared");
+    check(MPI_Win_lock_all(MPI_MODE_NOCHECK, n.win), "MPI_Win_lock_all");
+    n.segments.assign(static_cast<std::size_t>(size_), nullptr);
+    for (int r = 0; r < size_; ++r) {
+      MPI_Aint size = 0;
+      int unit = 0;
+      void* at = nullptr;
+      check(MPI_Win_shared_query(n.win, r, &size, &unit, &at), "MPI_Win_shared_query");
+      n.segments[static_cast<std::size_t>(r)] = static_cast<std::byte*>(at);
+    }
+    n.bytes = want;
+  }
+  return n.segments;
+}
+
+void Communicator::set_node_sharing(bool on) {
+  if (!node_) node_ = std::make_unique<NodeShared>();
+  node_->free_window();
+  node_->single_node = on ? -1 : 0;
+}
+
+void Communicator::node_fence() {
+  check(MPI_Win_sync(node_->win), "MPI_Win_sync");
+  check(MPI_Barrier(comm_), "MPI_Barrier");
+  check(MPI_Win_sync(node_->win), "MPI_Win_sync");
+}
+
+void Communicator::count_shared(std::int64_t sent, std::int64_t received, std::int64_t messages_sent,
+                                std::int64_t messages_received) {
+  counters_.bytes_sent += sent;
+  counters_.bytes_received += received;
+  counters_.messages_sent += messages_sent;
+  counters_.messages_received += messages_received;
+}
+
 Communicator::Communicator(MPI_Comm parent) {
   check(MPI_Comm_dup(parent, &comm_), "MPI_Comm_dup");
   // Errors are returned to us and thrown as mpi_error rather than aborting the job.
@@ -44,13 +127,15 @@ Communicator::Communicator(MPI_Comm parent) {
 }
 
 Communicator::~Communicator() noexcept {
+  node_.reset();  // the shared window first: it was made from this communicator
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (comm_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm_);
 }
 
 Communicator::Communicator(Communicator&& other) noexcept
-    : comm_(other.comm_), rank_(other.rank_), size_(other.size_), counters_(other.counters_) {
+    : comm_(other.comm_), rank_(other.rank_), size_(other.size_), counters_(other.counters_),
+      node_(std::move(other.node_)) {
   other.comm_ = MPI_COMM_NULL;
 }
 
@@ -61,6 +146,7 @@ Communicator& Communicator::operator=(Communicator&& other) noexcept {
     rank_ = other.rank_;
     size_ = other.size_;
     counters_ = other.counters_;
+    node_ = std::move(other.node_);
     other.comm_ = MPI_COMM_NULL;
   }
   return *this;
@@ -116,6 +202,33 @@ void Communicator::sendrecv_bytes(const void* send, std::int64_t send_bytes, int
   counters_.bytes_received += recv_bytes;
   counters_.messages_sent += 1;
   counters_.messages_received += 1;
+}
+
+void Communicator::isend_bytes(const void* data, std::int64_t bytes, int to, int tag, std::vector<MPI_Request>& requests) {
+  if (bytes > INT_MAX) throw mpi_error(fmt::format("isend: {} bytes is too many", bytes));
+  requests.emplace_back();
+  check(MPI_Isend(data, static_cast<int>(bytes), MPI_BYTE, to, tag, comm_, &requests.back()), "MPI_Isend");
+  counters_.bytes_sent += bytes;
+  counters_.messages_sent += 1;
+}
+
+void Communicator::irecv_bytes(void* data, std::int64_t bytes, int from, int tag, std::vector<MPI_Request>& requests) {
+  if (bytes > INT_MAX) throw mpi_error(fmt::format("irecv: {} bytes is too many", bytes));
+  requests.emplace_back();
+  check(MPI_Irecv(data, static_cast<int>(bytes), MPI_BYTE, from, tag, comm_, &requests.back()), "MPI_Irecv");
+  counters_.bytes_received += bytes;
+  counters_.messages_received += 1;
+}
+
+bool Communicator::test_all(std::vector<MPI_Request>& requests) {
+  int done = 0;
+  check(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
+  return done != 0;
+}
+
+void Communicator::wait_all(std::vector<MPI_Request>& requests) {
+  check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+  requests.clear();
 }
 
 void Communicator::reduce_scatter_raw(const void* send, void* recv, const std::vector<std::int64_t>& counts,

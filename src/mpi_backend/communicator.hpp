@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -89,11 +90,12 @@ class Communicator {
     for (std::size_t r = 0; r < counts.size(); ++r) offset[r] = at, at += counts[r];
     const auto mine = static_cast<std::size_t>(counts[static_cast<std::size_t>(rank_)]);
     const T* own = send + offset[static_cast<std::size_t>(rank_)];
-    std::vector<T> got(mine);
+    if (scratch_.size() < mine * sizeof(T)) scratch_.resize(mine * sizeof(T));  // kept: no page faults next time
+    T* got = reinterpret_cast<T*>(scratch_.data());
     for (int s = 1; s < size_; ++s) {
       const int to = (rank_ + s) % size_, from = (rank_ - s + size_) % size_;
       sendrecv_bytes(send + offset[static_cast<std::size_t>(to)],
-                     counts[static_cast<std::size_t>(to)] * static_cast<std::int64_t>(sizeof(T)), to, got.data(),
+                     counts[static_cast<std::size_t>(to)] * static_cast<std::int64_t>(sizeof(T)), to, got,
                      static_cast<std::int64_t>(mine * sizeof(T)), from);
       const T* base = s == 1 ? own : recv;
       for (std::size_t i = 0; i < mine; ++i) recv[i] = static_cast<T>(base[i] + got[i]);
@@ -157,6 +159,29 @@ class Communicator {
                 const std::vector<std::int64_t>& send_offsets, std::byte* recv,
                 const std::vector<std::int64_t>& recv_counts, const std::vector<std::int64_t>& recv_offsets);
 
+  /// Scratch memory the ranks of one node share (MPI-3 shared memory), for exchanges
+  /// without messages: when every rank of this communicator runs on one node, each rank
+  /// has a segment of at least `bytes` bytes that every rank may read and write, and this
+  /// returns them by rank; when the ranks span nodes, it returns an empty list. Collective,
+  /// with the same `bytes` on every rank; the segments are kept for the next call (and
+  /// reallocated only to grow). node_fence() orders accesses between ranks.
+  const std::vector<std::byte*>& node_segments(std::size_t bytes);
+  /// Turns the node-shared exchanges off (node_segments then returns an empty list) or
+  /// back on (where the ranks share a node). Collective.
+  void set_node_sharing(bool on);
+  /// A barrier after which every rank sees what the others wrote to the segments before it.
+  void node_fence();
+  /// Counts data moved through the shared segments as messages would be counted.
+  void count_shared(std::int64_t sent, std::int64_t received, std::int64_t messages_sent, std::int64_t messages_received);
+
+  /// Non-blocking point-to-point messages (counted when posted); `requests` collects
+  /// them for test_all / wait_all. Sizes must fit an int.
+  void isend_bytes(const void* data, std::int64_t bytes, int to, int tag, std::vector<MPI_Request>& requests);
+  void irecv_bytes(void* data, std::int64_t bytes, int from, int tag, std::vector<MPI_Request>& requests);
+  /// Drives progress; true when every request has completed.
+  bool test_all(std::vector<MPI_Request>& requests);
+  void wait_all(std::vector<MPI_Request>& requests);
+
   /// Collective error agreement. Every rank passes the exception it caught in its
   /// local phase (or nullptr). If any rank failed, every rank throws the same typed
   /// exception, carrying the lowest failing rank's message prefixed by "[rank r] ".
@@ -197,6 +222,9 @@ class Communicator {
   int rank_ = 0;
   int size_ = 1;
   Counters counters_;
+  struct NodeShared;  // the shared-memory window of node_segments
+  std::unique_ptr<NodeShared> node_;
+  std::vector<std::byte> scratch_;  // what the paired reduce-scatter receives (grows, never shrinks)
 };
 
 }  // namespace spartanxx::backend

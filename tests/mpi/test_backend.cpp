@@ -6,6 +6,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -226,6 +227,38 @@ TEST(BackendCollectives, ReduceScatterSumSmallAndLargeParts) {
   check_reduce_scatter<std::int64_t>(c, [](int r) -> std::int64_t { return r == 1 ? 0 : 70001 + r; });
   check_reduce_scatter<float>(c, [](int r) -> std::int64_t { return 90000 - 3 * r; });
   check_reduce_scatter<std::int32_t>(c, [](int r) -> std::int64_t { return 65536 + r; });
+}
+
+// Node-shared segments: every rank writes its own, and after a fence reads the others'.
+// SPARTANXX_NODE_SHARED=0 on one rank only turns them off on every rank.
+TEST(BackendCollectives, NodeSharedSegments) {
+  Communicator c(MPI_COMM_WORLD);
+  const int me = c.rank(), n = c.size();
+  const std::size_t count = 1000 + 3;
+  for (int round = 0; round < 2; ++round) {
+    const auto& seg = c.node_segments(count * sizeof(std::int64_t) * (round + 1));  // the second call grows them
+    // The test ranks run on one node; every rank sees the same size, so all stop together.
+    ASSERT_EQ(seg.size(), static_cast<std::size_t>(n));
+    auto* mine = reinterpret_cast<std::int64_t*>(seg[static_cast<std::size_t>(me)]);
+    for (std::size_t i = 0; i < count; ++i) mine[i] = me * 1000003 + static_cast<std::int64_t>(i) + round;
+    c.node_fence();
+    std::int64_t wrong = 0;
+    for (int r = 0; r < n; ++r) {
+      const auto* theirs = reinterpret_cast<const std::int64_t*>(seg[static_cast<std::size_t>(r)]);
+      for (std::size_t i = 0; i < count; ++i) wrong += theirs[i] != r * 1000003 + static_cast<std::int64_t>(i) + round;
+    }
+    EXPECT_EQ(wrong, 0) << "round " << round << " on rank " << me;
+    c.node_fence();
+  }
+  c.set_node_sharing(false);
+  EXPECT_TRUE(c.node_segments(64).empty());
+  c.set_node_sharing(true);
+  EXPECT_EQ(c.node_segments(64).size(), static_cast<std::size_t>(n));
+
+  if (me == 0) setenv("SPARTANXX_NODE_SHARED", "0", 1);
+  Communicator d(MPI_COMM_WORLD);
+  EXPECT_TRUE(d.node_segments(64).empty()) << "rank " << me;
+  if (me == 0) unsetenv("SPARTANXX_NODE_SHARED");
 }
 
 TEST(BackendCollectives, AllreduceNegativeAndLarge) {
