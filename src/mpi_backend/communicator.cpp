@@ -82,8 +82,17 @@ const std::vector<std::byte*>& Communicator::node_segments(std::size_t bytes) {
     n.free_window();
     const std::size_t want = std::max<std::size_t>(bytes, 64);
     std::byte* mine = nullptr;
-    check(MPI_Win_allocate_shared(static_cast<MPI_Aint>(want), 1, MPI_INFO_NULL, n.node, &mine, &n.win),
-          "MPI_Win_allocate_shared");
+    // Shared memory can run out (a small /dev/shm): then every rank goes back to messages.
+    const int rc = MPI_Win_allocate_shared(static_cast<MPI_Aint>(want), 1, MPI_INFO_NULL, n.node, &mine, &n.win);
+    int ok = rc == MPI_SUCCESS ? 1 : 0;
+    check(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm_), "MPI_Allreduce");
+    if (!ok) {
+      if (rc == MPI_SUCCESS) MPI_Win_free(&n.win);
+      n.win = MPI_WIN_NULL;
+      n.single_node = 0;
+      return n.none;
+    }
+    check(MPI_Win_set_errhandler(n.win, MPI_ERRORS_RETURN), "MPI_Win_set_errhandler");
     check(MPI_Win_lock_all(MPI_MODE_NOCHECK, n.win), "MPI_Win_lock_all");
     n.segments.assign(static_cast<std::size_t>(size_), nullptr);
     for (int r = 0; r < size_; ++r) {
