@@ -414,34 +414,43 @@ bool split_among_ranks(const Layout& l) {
   return true;
 }
 
-/// The whole of a float64 vector split among the ranks (split_among_ranks), in the
-/// node-shared memory: each rank copies its tiles there and, after a fence, every rank
-/// reads all of it in place. Null when the ranks span nodes (then gather_boxes). The
-/// caller fences again after its last read. Counted as the messages of gather_boxes
-/// would be: the ranks with `needs` receive the parts they lack from their owners.
-const double* shared_whole_vector(const DistArray& v, const Needs& needs, Communicator& comm) {
+/// Gathers the whole of a float64 vector split among the ranks (split_among_ranks) into
+/// `whole` through the node-shared memory: each rank copies its tiles there and, after a
+/// fence, copies the others' parts out (a private copy: the product's random reads then
+/// stay in this core's cache). False when the ranks span nodes (then gather_boxes).
+/// Counted as the messages of gather_boxes would be: the ranks with `needs` receive the
+/// parts they lack from their owners.
+bool shared_gather_whole(const DistArray& v, const Needs& needs, double* whole, Communicator& comm) {
   const index_t m = v.shape()[0];
   const std::vector<std::byte*>& shared = comm.node_segments(static_cast<std::size_t>(m) * 8);  // collective
-  if (shared.empty()) return nullptr;
-  auto* whole = reinterpret_cast<double*>(shared[0]);
+  if (shared.empty()) return false;
+  auto* at = reinterpret_cast<double*>(shared[0]);
   const int me = comm.rank(), P = comm.size();
   index_t own = 0;
   for (const Tile& t : v.tiles()) {
     const index_t len = t.box.extent(0);
-    if (len > 0) std::memcpy(whole + t.box.lo[0], t.data.as<double>(), static_cast<std::size_t>(len) * 8);
+    if (len > 0) std::memcpy(at + t.box.lo[0], t.data.as<double>(), static_cast<std::size_t>(len) * 8);
     own += len;
   }
   comm.node_fence();
-  std::int64_t readers = 0;
-  for (int r = 0; r < P; ++r) readers += r != me && !needs[static_cast<std::size_t>(r)].empty();
   const bool reads = !needs[static_cast<std::size_t>(me)].empty();
   std::vector<char> sends(static_cast<std::size_t>(P), 0);  // the ranks this one reads from
-  for (int t = 0; t < v.layout().num_tiles(); ++t)
-    if (v.layout().owner(t) != me && v.layout().tile_box(t).volume() > 0) sends[static_cast<std::size_t>(v.layout().owner(t))] = 1;
+  if (reads) {
+    const Layout& l = v.layout();
+    for (int t = 0; t < l.num_tiles(); ++t) {
+      const Box b = l.tile_box(t);
+      if (b.volume() == 0) continue;
+      const double* from = l.owner(t) == me ? v.find(t)->data.as<double>() : at + b.lo[0];
+      std::memcpy(whole + b.lo[0], from, static_cast<std::size_t>(b.volume()) * 8);
+      if (l.owner(t) != me) sends[static_cast<std::size_t>(l.owner(t))] = 1;
+    }
+  }
+  comm.node_fence();  // every rank has copied out before any writes the segments again
+  std::int64_t readers = 0;
+  for (int r = 0; r < P; ++r) readers += r != me && !needs[static_cast<std::size_t>(r)].empty();
   const std::int64_t owners = std::count(sends.begin(), sends.end(), 1);
-  comm.count_shared(own > 0 ? readers * own * 8 : 0, reads ? (m - own) * 8 : 0, own > 0 ? readers : 0,
-                    reads ? owners : 0);
-  return whole;
+  comm.count_shared(own > 0 ? readers * own * 8 : 0, reads ? (m - own) * 8 : 0, own > 0 ? readers : 0, owners);
+  return true;
 }
 
 /// g = Aᵀ r into Layout::rows(g's shape, P), A split by rows (plan variant 1 of
@@ -572,15 +581,18 @@ DistArray run_sparse_dot(const Node& n, const std::vector<const Node*>& nodes, c
       const DistArray& A = *in[0];
       if (k == 1 && b.dtype == DType::f64 && n.dtype == DType::f64 && P > 1 && split_among_ranks(in[1]->layout())) {
         DistArray out;
-        comm.run_agreed([&] { out = DistArray(p.layout, n.dtype, comm.rank()); });
+        Buffer whole;
+        comm.run_agreed([&] {
+          out = DistArray(p.layout, n.dtype, comm.rank());
+          whole = Buffer(static_cast<std::size_t>(b.shape[0]) * 8);
+        });
         const Needs needs = whole_for_holders(A.layout(), b.shape, P);
-        if (const double* x = shared_whole_vector(*in[1], needs, comm)) {
+        if (shared_gather_whole(*in[1], needs, whole.as<double>(), comm)) {
           for (std::size_t t = 0; t < A.tiles().size(); ++t) {
             const CsrTile& c = *A.tiles()[t].csr;
-            csr_times_dense(c, double_values(c, A.dtype(), s1), 0, c.rows(), x, 1, A.shape()[1],
+            csr_times_dense(c, double_values(c, A.dtype(), s1), 0, c.rows(), whole.as<double>(), 1, A.shape()[1],
                             out.tiles()[t].data.as<double>());
           }
-          comm.node_fence();  // every rank has read x before any writes the segments again
           return out;
         }
       }
