@@ -626,11 +626,16 @@ DistArray run_sparse_dot(const Node& n, const std::vector<const Node*>& nodes, c
       std::fill(acc, acc + m * k, 0.0);
       for (std::size_t t = 0; t < A.tiles().size(); ++t) {
         const CsrTile& c = *A.tiles()[t].csr;
-        const double* av = double_values(c, A.dtype(), s1);
         const Box tb = L.tile_box(A.tiles()[t].id);
         const double* x = as_double(g[whole ? 0 : t], b.dtype, (whole ? b.shape[0] : tb.extent(0)) * k, s2);
         if (whole) x += tb.lo[0] * k;  // the rows of this tile
-        csr_t_times_dense(c, av, 0, c.rows(), x, k, m, acc);
+        // A vector product on a tile seen before: its entries as one column group.
+        if (const auto s = k == 1 ? column_split(c, A.dtype(), m, 0, m) : nullptr) {
+          coo_t_times_vector(s->local_row.data(), s->local_col.data(), s->local_val.data(), s->local_row.size(), x, m,
+                             acc);
+          continue;
+        }
+        csr_t_times_dense(c, double_values(c, A.dtype(), s1), 0, c.rows(), x, k, m, acc);
       }
       if (n.dtype != DType::f64) store(scratch_acc, out.tiles()[0].data, n.dtype);
       return out;
