@@ -407,6 +407,8 @@ std::shared_ptr<ColumnSplit> build_split(const CsrTile& a, DType dtype, index_t 
 std::shared_ptr<const ColumnSplit> column_split(const CsrTile& a, DType dtype, index_t cols, index_t c0, index_t c1) {
   constexpr index_t kMax = std::numeric_limits<std::int32_t>::max();
   if (a.nnz() == 0 || a.rows() > kMax || cols > kMax) return nullptr;
+  // A split larger than the whole cache is never built (it would be built and dropped at every call).
+  if (static_cast<std::size_t>(a.nnz()) * (2 * sizeof(std::int32_t) + sizeof(double)) > kSplitCacheBytes) return nullptr;
   static std::vector<SplitEntry> cache;
   static std::uint64_t clock = 0;
   // Drop the entries whose values are gone.
@@ -419,9 +421,7 @@ std::shared_ptr<const ColumnSplit> column_split(const CsrTile& a, DType dtype, i
       continue;
     e.used = ++clock;
     if (!e.split) {
-      auto built = build_split(a, dtype, c0, c1);
-      if (built->bytes() > kSplitCacheBytes) return nullptr;
-      e.split = std::move(built);
+      e.split = build_split(a, dtype, c0, c1);
       // Keep the cache within its budget: the least recently used splits go first.
       for (;;) {
         std::size_t held = 0;
