@@ -68,7 +68,7 @@ std::vector<index_t> balanced_row_splits(const std::vector<std::int64_t>& counts
     seen += counts[b];
     // Split after bucket b once this part has its share.
     while (part < P && seen * P >= total * part) {
-      splits[part] = (b + 1) * n / B;
+      splits[part] = ((b + 1) * n + B - 1) / B;  // the first row of bucket b + 1
       ++part;
     }
   }
@@ -115,12 +115,22 @@ DistArray sparse_from_triplets_local(const Shape& shape, DType dtype, Triplets t
     std::vector<std::int64_t> counts(static_cast<std::size_t>(B), 0);
     for (std::size_t k = 0; k < t.size(); ++k) ++counts[static_cast<std::size_t>(t.row[k] * B / std::max<index_t>(n, 1))];
     if (P > 1 && B > 0) comm.allreduce(counts.data(), counts.size(), backend::ReduceOp::sum);
-    std::vector<std::int64_t> before(counts.size() + 1, 0);  // entries of the buckets before each
-    std::partial_sum(counts.begin(), counts.end(), before.begin() + 1);
-    const auto bucket = [&](index_t r) { return static_cast<std::size_t>(r * B / std::max<index_t>(n, 1)); };
-    l = sparse_rows_layout(shape, prefer_even_splits(balanced_row_splits(counts, n, P), n, [&](index_t r0, index_t r1) {
-                             return before[bucket(r1)] - before[bucket(r0)];
-                           }));
+    std::vector<index_t> splits = balanced_row_splits(counts, n, P);
+    if (P > 1) {
+      // The entries of each part under the balanced and the even split, counted exactly
+      // (buckets may hold several rows): the even split when it is within 2%.
+      const std::vector<index_t> even = tiling::even_splits(n, P);
+      std::vector<std::int64_t> parts(2 * static_cast<std::size_t>(P), 0);
+      for (std::size_t k = 0; k < t.size(); ++k) {
+        ++parts[static_cast<std::size_t>(std::upper_bound(splits.begin(), splits.end(), t.row[k]) - splits.begin() - 1)];
+        ++parts[static_cast<std::size_t>(P + (std::upper_bound(even.begin(), even.end(), t.row[k]) - even.begin() - 1))];
+      }
+      comm.allreduce(parts.data(), parts.size(), backend::ReduceOp::sum);
+      const std::int64_t heaviest = *std::max_element(parts.begin(), parts.begin() + P);
+      const std::int64_t heaviest_even = *std::max_element(parts.begin() + P, parts.end());
+      if (heaviest_even * 50 <= heaviest * 51) splits = even;
+    }
+    l = sparse_rows_layout(shape, std::move(splits));
   }
   const auto& splits = l.splits(0);
   // Route every triplet to the owner of its row: (row, col, value) as 3 x 8 bytes.

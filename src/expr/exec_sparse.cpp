@@ -273,9 +273,12 @@ DotCase dot_case(const Node& a, const Node& b, DotFold fold) {
 }
 
 /// Whether sparseᵀ·vector may send partial sums while it computes (run_overlapped_t_dot):
-/// a float64 vector result, 2 to 16 ranks (more go by the reduce-scatter of partials).
+/// a float64 vector result, 2 to 16 ranks (more go by the reduce-scatter of partials),
+/// parts below 2 GiB.
 bool overlapped_applies(const Node& n, int P) {
-  return P >= 2 && P <= 16 && n.shape.size() == 1 && n.dtype == DType::f64;
+  if (P < 2 || P > 16 || n.shape.size() != 1 || n.dtype != DType::f64) return false;
+  // Each part is one message when the ranks span nodes: its bytes must fit an int.
+  return (n.shape[0] + P - 1) / P * 8 <= std::numeric_limits<int>::max();
 }
 
 std::vector<Plan> plan_sparse_dot(const Node& n, const std::vector<const Node*>& nodes, const InputLayouts& in, DotFold fold,

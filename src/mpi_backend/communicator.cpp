@@ -87,7 +87,8 @@ const std::vector<std::byte*>& Communicator::node_segments(std::size_t bytes) {
     int ok = rc == MPI_SUCCESS ? 1 : 0;
     check(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm_), "MPI_Allreduce");
     if (!ok) {
-      if (rc == MPI_SUCCESS) MPI_Win_free(&n.win);
+      // Not freed where it was made: MPI_Win_free is collective over the node and the
+      // ranks whose allocation failed would never join it (a leak, after an MPI error).
       n.win = MPI_WIN_NULL;
       n.single_node = 0;
       return n.none;

@@ -97,6 +97,49 @@ TEST(Sparse, RowSplitsBalanceStoredEntries) {
   expect_mat_near(sx::to_eigen(a), Mat(eigen_of(n, m, t)));
 }
 
+TEST(Sparse, NearlyUniformRowsTakeTheEvenSplit) {
+  const int P = world_size();
+  // Rows of 3 or 4 entries: the even split (that of dense vectors) is within 2% of
+  // balanced, and is taken; from CSR arrays as from triplets.
+  {
+    const std::int64_t n = 1001, m = 50;
+    std::vector<Trip> t;
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t j = 0; j < 3 + (i % 2); ++j) t.emplace_back(i, (i * 7 + j * 13) % m, 1.0);
+    const sx::Array a = from_shares(n, m, t);
+    a.evaluate();
+    EXPECT_EQ(a.node()->result->layout().splits(0), spartanxx::tiling::even_splits(n, P));
+    const Sp e = eigen_of(n, m, t);
+    const sx::Array b = sx::from_eigen_sparse(e);
+    b.evaluate();
+    EXPECT_EQ(b.node()->result->layout().splits(0), spartanxx::tiling::even_splits(n, P));
+  }
+  // More rows than histogram buckets (2^18), one row holding a third of the entries: the
+  // even split is heavier than the balanced one, and the exact count says so.
+  {
+    const std::int64_t n = 600000, m = 400000, heavy = 240000;
+    std::vector<Trip> t;
+    for (std::int64_t i = 0; i < n; ++i) t.emplace_back(i, i % m, 1.0);
+    for (std::int64_t j = 0; j < 300000; ++j) t.emplace_back(heavy, j, 2.0);
+    const sx::Array a = from_shares(n, m, t);
+    a.evaluate();
+    const auto& tiles = a.node()->result->tile_nnz();
+    const std::int64_t total = static_cast<std::int64_t>(t.size());
+    std::int64_t heaviest_even = 0;
+    const auto even = spartanxx::tiling::even_splits(n, P);
+    for (int p = 0; p < P; ++p)
+      heaviest_even = std::max(heaviest_even, even[p + 1] - even[p] + (heavy >= even[p] && heavy < even[p + 1] ? 300000 - 1 : 0));
+    const std::int64_t heaviest = *std::max_element(tiles.begin(), tiles.end());
+    // Never worse than the even split; at 2 ranks cutting after the heavy row is better
+    // by far (540,000 against 600,000 entries), so the even split must not be taken.
+    EXPECT_LE(heaviest, heaviest_even);
+    if (P == 2) EXPECT_LT(heaviest * 51, heaviest_even * 50) << "the even split was taken";
+    // Balanced up to one row: cut before the heavy row or after it (buckets of 2-3 rows
+    // once cut mid-bucket, so the heavy row went to the wrong side).
+    EXPECT_LE(heaviest, total / P + 300000) << "tile counts unbalanced";
+  }
+}
+
 TEST(Sparse, FromEigenAndEdgeMatrices) {
   // All zero, a single entry, and a general matrix.
   Sp zero(6, 4);
