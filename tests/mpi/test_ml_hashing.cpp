@@ -1,0 +1,155 @@
+// spartanxx::ml::HashingTF: both MurmurHash3 variants against published reference
+// values and Spark's documented example, and the term-count matrix against a serial
+// computation written out here, the same at every rank count.
+#include <gtest/gtest.h>
+
+#include <Eigen/Core>
+#include <Eigen/SparseCore>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "mpi/sparse_support.hpp"
+#include "mpi/test_support.hpp"
+#include "spartanxx/ml/hashing_tf.hpp"
+#include "spartanxx/spartanxx.hpp"
+
+namespace sx = spartanxx;
+namespace ml = spartanxx::ml;
+using spartanxx_test::world_rank;
+using spartanxx_test::world_size;
+
+namespace {
+
+std::uint32_t canonical(const std::string& s, std::uint32_t seed) { return ml::murmur3_32(s.data(), s.size(), seed); }
+std::uint32_t legacy(const std::string& s, std::uint32_t seed) {
+  return ml::murmur3_32_spark_legacy(s.data(), s.size(), seed);
+}
+
+// The widely published MurmurHash3_x86_32 test vectors (they exercise every tail length).
+TEST(MlHashing, Murmur3ReferenceVectors) {
+  EXPECT_EQ(canonical("", 0), 0x00000000u);
+  EXPECT_EQ(canonical("", 1), 0x514E28B7u);
+  EXPECT_EQ(canonical("", 0xffffffffu), 0x81F16F39u);
+  EXPECT_EQ(canonical(std::string("\xff\xff\xff\xff", 4), 0), 0x76293B50u);
+  EXPECT_EQ(canonical(std::string("\x21\x43\x65\x87", 4), 0), 0xF55B516Bu);
+  EXPECT_EQ(canonical(std::string("\x21\x43\x65\x87", 4), 0x5082EDEEu), 0x2362F9DEu);
+  EXPECT_EQ(canonical(std::string("\x21\x43\x65", 3), 0), 0x7E4A8634u);
+  EXPECT_EQ(canonical(std::string("\x21\x43", 2), 0), 0xA0F7B07Au);
+  EXPECT_EQ(canonical(std::string("\x21", 1), 0), 0x72661CF4u);
+  EXPECT_EQ(canonical(std::string("\0\0\0\0", 4), 0), 0x2362F9DEu);
+  EXPECT_EQ(canonical(std::string("\0\0\0", 3), 0), 0x85F0B427u);
+  EXPECT_EQ(canonical(std::string("\0\0", 2), 0), 0x30F4C306u);
+  EXPECT_EQ(canonical(std::string("\0", 1), 0), 0x514E28B7u);
+  EXPECT_EQ(canonical("aaaa", 0x9747b28cu), 0x5A97808Au);
+  EXPECT_EQ(canonical("aaa", 0x9747b28cu), 0x283E0130u);
+  EXPECT_EQ(canonical("aa", 0x9747b28cu), 0x5D211726u);
+  EXPECT_EQ(canonical("a", 0x9747b28cu), 0x7FA09EA6u);
+  EXPECT_EQ(canonical("abcd", 0x9747b28cu), 0xF0478627u);
+  EXPECT_EQ(canonical("abc", 0x9747b28cu), 0xC84A62DDu);
+  EXPECT_EQ(canonical("ab", 0x9747b28cu), 0x74875592u);
+  EXPECT_EQ(canonical("Hello, world!", 0x9747b28cu), 0x24884CBAu);
+  EXPECT_EQ(canonical("The quick brown fox jumps over the lazy dog", 0x9747b28cu), 0x2FA826CDu);
+}
+
+/// Spark's legacy tail rule written out for a 1-byte input: the byte, sign-extended to a
+/// 32-bit word, goes through the block mixing, then the finalization with length 1.
+std::uint32_t legacy_one_byte(unsigned char b, std::uint32_t seed) {
+  auto rotl = [](std::uint32_t x, int r) { return (x << r) | (x >> (32 - r)); };
+  std::uint32_t k = static_cast<std::uint32_t>(static_cast<std::int32_t>(static_cast<signed char>(b)));
+  k = rotl(k * 0xcc9e2d51u, 15) * 0x1b873593u;
+  std::uint32_t h = rotl(seed ^ k, 13) * 5 + 0xe6546b64u;
+  h ^= 1u;
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+// Spark's legacy variant differs only in the tail: equal on whole blocks, different
+// otherwise; a tail byte is sign-extended and mixed as a block of its own.
+TEST(MlHashing, LegacyVariantDiffersOnlyInTheTail) {
+  for (const std::string& s : std::vector<std::string>{"", "abcd", "12345678", "The quick brown fox jumps over the lazy dog!!!!!"})
+    EXPECT_EQ(legacy(s, 42), canonical(s, 42)) << s;
+  for (const std::string& s : std::vector<std::string>{"a", "ab", "abc", "hello", "spark", "\xc3\xa9"})
+    EXPECT_NE(legacy(s, 42), canonical(s, 42)) << s;
+  for (unsigned b : {0x00u, 0x41u, 0x7fu, 0x80u, 0xc3u, 0xffu}) {
+    const std::string one(1, static_cast<char>(b));
+    EXPECT_EQ(legacy(one, 42), legacy_one_byte(static_cast<unsigned char>(b), 42)) << "byte " << b;
+  }
+}
+
+// The example of Spark's documentation (spark.mllib, 32 features).
+TEST(MlHashing, SparkDocumentationExample) {
+  const ml::HashingTF tf(32);
+  std::vector<std::int64_t> idx;
+  for (const char* t : {"hi", "i", "heard", "about", "spark"}) idx.push_back(tf.index_of(t));
+  std::vector<std::vector<std::string>> docs;
+  if (world_rank() == 0) docs.push_back({"hi", "i", "heard", "about", "spark"});
+  const sx::Array m = tf.transform(docs);
+  EXPECT_TRUE(m.is_sparse());
+  const Eigen::MatrixXd d = sx::to_eigen(m);
+  ASSERT_EQ(d.rows(), 1);
+  ASSERT_EQ(d.cols(), 32);
+  Eigen::MatrixXd want = Eigen::MatrixXd::Zero(1, 32);
+  want(0, 1) = 3.0;
+  want(0, 13) = 1.0;
+  want(0, 24) = 1.0;
+  spartanxx_test::expect_mat_near(d, want);
+}
+
+/// A corpus with an empty document, repeated terms, UTF-8 terms and collisions.
+std::vector<std::vector<std::string>> corpus() {
+  std::vector<std::vector<std::string>> docs;
+  const std::vector<std::string> words = {"spam", "ham", "free", "money", "naïve", "日本語", "a", "", "win", "click"};
+  for (int d = 0; d < 23; ++d) {
+    std::vector<std::string> doc;
+    if (d % 9 != 4)
+      for (int k = 0; k < 1 + (d * 7) % 11; ++k) doc.push_back(words[static_cast<std::size_t>((d * 3 + k * k) % 10)]);
+    docs.push_back(doc);
+  }
+  return docs;
+}
+
+/// The term-count matrix written out: index_of for every term, counts summed.
+Eigen::MatrixXd reference(const ml::HashingTF& tf, const std::vector<std::vector<std::string>>& docs) {
+  Eigen::MatrixXd m = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(docs.size()), tf.num_features());
+  for (std::size_t d = 0; d < docs.size(); ++d)
+    for (const std::string& t : docs[d]) {
+      double& v = m(static_cast<Eigen::Index>(d), tf.index_of(t));
+      v = tf.binary() ? 1.0 : v + 1.0;
+    }
+  return m;
+}
+
+// Each rank passes a contiguous block of the corpus (uneven, some ranks none): the
+// matrix equals the serial one at every rank count, for both variants, with collisions
+// (8 features) and without, and binary.
+TEST(MlHashing, TransformEqualsSerialCountsAtEveryRankCount) {
+  const auto docs = corpus();
+  const int P = world_size(), me = world_rank();
+  const std::size_t n = docs.size();
+  // Rank r takes docs [lo(r), lo(r + 1)), skewed towards the last ranks.
+  auto lo = [&](int r) { return n * static_cast<std::size_t>(r) * static_cast<std::size_t>(r) / (static_cast<std::size_t>(P) * P); };
+  const std::vector<std::vector<std::string>> mine(docs.begin() + static_cast<std::ptrdiff_t>(lo(me)),
+                                                   docs.begin() + static_cast<std::ptrdiff_t>(lo(me + 1)));
+  for (ml::HashVariant v : {ml::HashVariant::mllib, ml::HashVariant::ml})
+    for (std::int64_t features : {std::int64_t{8}, std::int64_t{1} << 12})
+      for (bool binary : {false, true}) {
+        const ml::HashingTF tf(features, v, binary);
+        const sx::Array m = tf.transform(mine);
+        EXPECT_EQ(m.shape(), (sx::Shape{static_cast<std::int64_t>(n), features}));
+        spartanxx_test::expect_mat_near(sx::to_eigen(m), reference(tf, docs));
+      }
+}
+
+TEST(MlHashing, BadFeatureCountIsAnError) {
+  EXPECT_THROW(ml::HashingTF(0), sx::value_error);
+  EXPECT_THROW(ml::HashingTF(-5), sx::value_error);
+  EXPECT_THROW(ml::HashingTF((std::int64_t{1} << 31) + 1), sx::value_error);
+}
+
+}  // namespace
