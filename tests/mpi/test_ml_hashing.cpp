@@ -5,6 +5,7 @@
 
 #include <Eigen/Core>
 #include <Eigen/SparseCore>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -13,6 +14,7 @@
 #include "mpi/sparse_support.hpp"
 #include "mpi/test_support.hpp"
 #include "spartanxx/ml/hashing_tf.hpp"
+#include "spartanxx/ml/idf.hpp"
 #include "spartanxx/spartanxx.hpp"
 
 namespace sx = spartanxx;
@@ -150,6 +152,39 @@ TEST(MlHashing, BadFeatureCountIsAnError) {
   EXPECT_THROW(ml::HashingTF(0), sx::value_error);
   EXPECT_THROW(ml::HashingTF(-5), sx::value_error);
   EXPECT_THROW(ml::HashingTF((std::int64_t{1} << 31) + 1), sx::value_error);
+}
+
+}  // namespace
+
+namespace {
+
+// IDF fit and transform against the formula computed here on the same matrix: negative
+// and zero stored values do not count as documents containing the term; minDocFreq.
+TEST(MlIdf, FitAndTransformEqualTheFormula) {
+  const std::int64_t n = 31, d = 19;
+  std::vector<spartanxx_test::Trip> t;
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < d; ++j)
+      if ((i * 5 + j * 3) % 7 < 2 + j % 3) t.emplace_back(i, j, ((i + j) % 6 == 0) ? -1.5 : ((i * j) % 5 == 1 ? 0.0 : 1.0 + (i % 3)));
+  const Eigen::MatrixXd e = Eigen::MatrixXd(spartanxx_test::eigen_of(n, d, t));
+  const sx::Array tf = spartanxx_test::from_shares(n, d, t);
+  for (std::int64_t min_df : {std::int64_t{0}, std::int64_t{4}, std::int64_t{9}}) {
+    Eigen::VectorXd want(d);
+    for (std::int64_t j = 0; j < d; ++j) {
+      std::int64_t df = 0;
+      for (std::int64_t i = 0; i < n; ++i) df += e(i, j) > 0;
+      want(j) = df >= min_df ? std::log((n + 1.0) / (df + 1.0)) : 0.0;
+    }
+    const ml::IDFModel model = ml::IDF(min_df).fit(tf);
+    spartanxx_test::expect_mat_near(sx::to_eigen(model.idf()), Eigen::MatrixXd(want));
+    const sx::Array out = model.transform(tf);
+    EXPECT_TRUE(out.is_sparse());
+    spartanxx_test::expect_mat_near(sx::to_eigen(out), Eigen::MatrixXd(e * want.asDiagonal()));
+  }
+  EXPECT_THROW(ml::IDF(-1), sx::value_error);
+  const ml::IDFModel model = ml::IDF().fit(tf);
+  spartanxx_test::expect_error<sx::shape_error>([&] { model.transform(spartanxx_test::from_shares(n, d + 1, t)).evaluate(); },
+                                                {"IDFModel.transform", "19 features"});
 }
 
 }  // namespace

@@ -1,0 +1,4 @@
+#pragma once
+// spartanxx's machine-learning algorithms, written on the public array API.
+#include "spartanxx/ml/hashing_tf.hpp"
+#include "spartanxx/ml/idf.hpp"
