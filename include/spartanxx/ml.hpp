@@ -2,3 +2,4 @@
 // spartanxx's machine-learning algorithms, written on the public array API.
 #include "spartanxx/ml/hashing_tf.hpp"
 #include "spartanxx/ml/idf.hpp"
+#include "spartanxx/ml/logistic_regression.hpp"

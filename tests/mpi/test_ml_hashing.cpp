@@ -5,7 +5,9 @@
 
 #include <Eigen/Core>
 #include <Eigen/SparseCore>
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -15,6 +17,7 @@
 #include "mpi/test_support.hpp"
 #include "spartanxx/ml/hashing_tf.hpp"
 #include "spartanxx/ml/idf.hpp"
+#include "spartanxx/ml/logistic_regression.hpp"
 #include "spartanxx/spartanxx.hpp"
 
 namespace sx = spartanxx;
@@ -185,6 +188,133 @@ TEST(MlIdf, FitAndTransformEqualTheFormula) {
   const ml::IDFModel model = ml::IDF().fit(tf);
   spartanxx_test::expect_error<sx::shape_error>([&] { model.transform(spartanxx_test::from_shares(n, d + 1, t)).evaluate(); },
                                                 {"IDFModel.transform", "19 features"});
+}
+
+}  // namespace
+
+namespace {
+
+/// Spark's LogisticRegressionWithSGD rules written out on one node with Eigen.
+struct RefModel {
+  Eigen::VectorXd w;
+  double b;
+  int iterations;
+  std::vector<double> loss;
+};
+RefModel reference_sgd(const Eigen::MatrixXd& X, const Eigen::VectorXd& y, const ml::SGDOptions& o,
+                       const std::vector<Eigen::VectorXd>& masks) {
+  RefModel m{Eigen::VectorXd::Zero(X.cols()), o.intercept ? 1.0 : 0.0, 0, {}};
+  double reg = 0.5 * o.reg_param * m.b * m.b;
+  bool have_previous = false;
+  for (int i = 1; i <= o.num_iterations; ++i) {
+    const Eigen::VectorXd mask = o.mini_batch_fraction >= 1 ? Eigen::VectorXd::Ones(X.rows()) : masks[static_cast<std::size_t>(i - 1)];
+    m.iterations = i;
+    const double count = mask.sum();
+    if (count == 0) continue;
+    Eigen::VectorXd g = Eigen::VectorXd::Zero(X.cols());
+    double gb = 0, loss = 0;
+    for (Eigen::Index r = 0; r < X.rows(); ++r) {
+      if (mask(r) == 0) continue;
+      const double margin = X.row(r).dot(m.w) + m.b;
+      const double mult = 1.0 / (1.0 + std::exp(-margin)) - y(r);
+      g += mult * X.row(r).transpose();
+      gb += mult;
+      loss += y(r) > 0 ? std::log1p(std::exp(-margin)) : std::log1p(std::exp(margin));
+    }
+    m.loss.push_back(loss / count + reg);
+    const double eta = o.step_size / std::sqrt(double(i));
+    const Eigen::VectorXd w_new = m.w * (1 - eta * o.reg_param) - eta * g / count;
+    const double b_new = o.intercept ? m.b * (1 - eta * o.reg_param) - eta * gb / count : 0.0;
+    const double norm_new = std::sqrt(w_new.squaredNorm() + b_new * b_new);
+    reg = 0.5 * o.reg_param * norm_new * norm_new;
+    const double diff = std::sqrt((w_new - m.w).squaredNorm() + (b_new - m.b) * (b_new - m.b));
+    m.w = w_new;
+    m.b = b_new;
+    if (have_previous && diff < o.convergence_tol * std::max(norm_new, 1.0)) break;
+    have_previous = true;
+  }
+  return m;
+}
+
+// SGD weights, intercept, iteration count (early stop) and loss history equal the
+// single-node reference to 1e-9 at every rank count: full batches (the gradient is one
+// pass over X), with an intercept, with Bernoulli mini-batches, sparse and dense X.
+TEST(MlLogisticSgd, EqualsSingleNodeReference) {
+  const std::int64_t n = 157, d = 12;
+  std::vector<spartanxx_test::Trip> t;
+  std::mt19937_64 gen(7);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < d; ++j)
+      if (u(gen) < 0.3) t.emplace_back(i, j, u(gen) * 2 - 0.5);
+  const Eigen::MatrixXd Xe = Eigen::MatrixXd(spartanxx_test::eigen_of(n, d, t));
+  Eigen::VectorXd truth(d);
+  for (std::int64_t j = 0; j < d; ++j) truth(j) = (j % 3) - 1.0;
+  Eigen::VectorXd ye(n);
+  for (std::int64_t i = 0; i < n; ++i) ye(i) = Xe.row(i).dot(truth) + 0.3 * (u(gen) - 0.5) > 0 ? 1.0 : 0.0;
+  const sx::Array Xs = spartanxx_test::from_shares(n, d, t);
+  const sx::Array Xd = sx::from_eigen(Xe);
+  const sx::Array ys = sx::from_eigen(ye);
+  struct Case {
+    bool intercept;
+    double fraction;
+    int iterations;
+    double tol;
+  };
+  for (const Case c : {Case{false, 1.0, 100, 0.001}, Case{true, 1.0, 60, 1e-4}, Case{false, 0.5, 40, 0.0},
+                       Case{true, 0.3, 30, 0.001}}) {
+    ml::SGDOptions o;
+    o.intercept = c.intercept;
+    o.mini_batch_fraction = c.fraction;
+    o.num_iterations = c.iterations;
+    o.convergence_tol = c.tol;
+    std::vector<Eigen::VectorXd> masks;
+    for (int i = 1; i <= o.num_iterations; ++i) {
+      const Eigen::MatrixXd draw = sx::to_eigen(sx::random::uniform({n}, o.seed + static_cast<std::uint64_t>(i)));
+      masks.push_back((draw.col(0).array() < c.fraction).cast<double>().matrix());
+    }
+    const RefModel want = reference_sgd(Xe, ye, o, masks);
+    for (const sx::Array* X : {&Xs, &Xd}) {
+      const ml::LogisticRegressionModel got = ml::train_logistic_regression_sgd(*X, ys, o);
+      EXPECT_EQ(got.iterations(), want.iterations) << "intercept " << c.intercept << ", fraction " << c.fraction;
+      spartanxx_test::expect_mat_near(sx::to_eigen(got.weights()), Eigen::MatrixXd(want.w), 1e-9);
+      EXPECT_NEAR(got.intercept(), want.b, 1e-9 * std::max(1.0, std::abs(want.b)));
+      ASSERT_EQ(got.loss_history().size(), want.loss.size());
+      for (std::size_t k = 0; k < want.loss.size(); ++k) EXPECT_NEAR(got.loss_history()[k], want.loss[k], 1e-9);
+      // Predictions: σ(X w + b) > 0.5.
+      const Eigen::VectorXd p = ((-(Xe * want.w).array() - want.b).exp() + 1.0).inverse().matrix();
+      spartanxx_test::expect_mat_near(sx::to_eigen(got.predict_probability(*X)), Eigen::MatrixXd(p), 1e-9);
+      spartanxx_test::expect_mat_near(sx::to_eigen(got.predict(*X)), Eigen::MatrixXd((p.array() > 0.5).cast<double>().matrix()));
+    }
+  }
+  // A looser tolerance stops early, at the reference's iteration.
+  ml::SGDOptions o;
+  o.convergence_tol = 0.03;
+  const ml::LogisticRegressionModel early = ml::train_logistic_regression_sgd(Xs, ys, o);
+  const RefModel want = reference_sgd(Xe, ye, o, {});
+  EXPECT_LT(want.iterations, 100);
+  EXPECT_EQ(early.iterations(), want.iterations);
+  spartanxx_test::expect_mat_near(sx::to_eigen(early.weights()), Eigen::MatrixXd(want.w), 1e-9);
+  // The full-batch gradient is one pass over X.
+  const sx::Array w = sx::from_eigen(Eigen::VectorXd::Constant(d, 0.1));
+  const sx::Array g = sx::dot(Xs.T(), sx::sigmoid(sx::dot(Xs, w)) - ys);
+  g.evaluate();
+  EXPECT_NE(sx::explain(g).find("one pass over X"), std::string::npos) << sx::explain(g);
+}
+
+TEST(MlLogisticSgd, BadInputsRaiseOnEveryRank) {
+  const std::int64_t n = 23, d = 4;
+  Eigen::MatrixXd Xe = Eigen::MatrixXd::Constant(n, d, 0.5);
+  Eigen::VectorXd ye = Eigen::VectorXd::Zero(n);
+  ye(17) = 2.0;  // on the last rank at 2-4 ranks
+  spartanxx_test::expect_error<sx::value_error>(
+      [&] { ml::train_logistic_regression_sgd(sx::from_eigen(Xe), sx::from_eigen(ye)); }, {"labels must be 0 or 1", "row 17", "label 2"});
+  spartanxx_test::expect_error<sx::value_error>(
+      [&] { ml::train_logistic_regression_sgd(sx::zeros({0, d}), sx::zeros({0})); }, {"training set is empty"});
+  ye(17) = 1.0;
+  const auto model = ml::train_logistic_regression_sgd(sx::from_eigen(Xe), sx::from_eigen(ye));
+  spartanxx_test::expect_error<sx::shape_error>([&] { model.predict(sx::zeros({3, d + 2})).evaluate(); },
+                                                {"the model has 4 features", "the data 6"});
 }
 
 }  // namespace

@@ -1,0 +1,60 @@
+#pragma once
+// Spark MLlib's LogisticRegressionWithSGD, written as array expressions: the gradient
+// dot(X.T(), sigmoid(dot(X, w)) - y) is one pass over X with an allreduce of d values.
+#include <cstdint>
+#include <vector>
+
+#include "spartanxx/array.hpp"
+
+namespace spartanxx::ml {
+
+/// Spark's defaults (spark.mllib LogisticRegressionWithSGD).
+struct SGDOptions {
+  double step_size = 1.0;
+  int num_iterations = 100;
+  double reg_param = 0.01;  // L2 (SquaredL2Updater)
+  double mini_batch_fraction = 1.0;
+  double convergence_tol = 0.001;
+  bool intercept = false;
+  std::uint64_t seed = 42;  // of the mini-batch sampling (iteration i uses seed + i)
+};
+
+class LogisticRegressionModel {
+ public:
+  LogisticRegressionModel(Array weights, double intercept, int iterations, std::vector<double> loss_history);
+  /// The weights (float64, one per feature) and the intercept (0 without one).
+  const Array& weights() const { return weights_; }
+  double intercept() const { return intercept_; }
+  /// Iterations run (fewer than numIterations when it converged).
+  int iterations() const { return iterations_; }
+  /// Mean logistic loss of each iteration's mini-batch plus the L2 term, as Spark logs it.
+  const std::vector<double>& loss_history() const { return loss_history_; }
+
+  double threshold() const { return threshold_; }
+  void set_threshold(double t) { threshold_ = t; }
+  /// σ(X w + b) for every row of X (documents x features).
+  Array predict_probability(const Array& X) const;
+  /// 1.0 where the probability exceeds the threshold, else 0.0.
+  Array predict(const Array& X) const;
+
+ private:
+  Array weights_;
+  double intercept_;
+  int iterations_;
+  std::vector<double> loss_history_;
+  double threshold_ = 0.5;
+};
+
+/// Trains on X (n x d, dense or sparse, float64) and labels y (n, each 0 or 1) with
+/// Spark's rules:
+/// - weights start at zero (with an intercept: a constant feature 1 appended, whose
+///   weight starts at 1 as in Spark's GeneralizedLinearAlgorithm, and is regularized);
+/// - iteration i = 1..numIterations takes a Bernoulli mini-batch of the rows (all of them
+///   at fraction 1), the mean gradient of the logistic loss over it, and the step
+///   η = stepSize / √i with the L2 updater w ← (1 − ηλ) w − η g;
+/// - it stops once ‖w_prev − w‖ < convergenceTol · max(‖w‖, 1) (from iteration 2).
+/// Collective. Labels other than 0 and 1 raise value_error naming the first bad one and
+/// its row; an empty X raises value_error.
+LogisticRegressionModel train_logistic_regression_sgd(const Array& X, const Array& y, const SGDOptions& options = {});
+
+}  // namespace spartanxx::ml
