@@ -10,6 +10,7 @@
 //     auto [X, y] = spartanxx::io::read_libsvm("train.svm");       // X sparse (n, d), y (n,)
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "spartanxx/array.hpp"
 #include "spartanxx/dtype.hpp"
@@ -41,5 +42,18 @@ struct LabeledData {
 /// an index >= n_features is an error. Empty and comment-only lines are skipped.
 /// Collective.
 LabeledData read_libsvm(const std::string& path, std::int64_t n_features = 0, bool zero_based = false);
+
+/// This rank's lines of a text file, read in parallel. A plain file is cut into equal
+/// byte ranges and each rank takes the lines that begin in its range; a file whose name
+/// ends in ".gz" (gzip, which cannot be cut) is decompressed by every rank, each keeping
+/// an equal share of the lines. Lines are in file order across ranks (rank 0's first),
+/// without their '\n' or a trailing '\r'. Collective; a missing or unreadable file (or
+/// a corrupt gzip stream) raises io_error naming it on every rank.
+struct TextLines {
+  std::vector<std::string> lines;
+  std::int64_t first_line = 0;   // the file line (from 0) of lines[0]
+  std::int64_t total_lines = 0;  // over all ranks
+};
+TextLines read_text_lines(const std::string& path);
 
 }  // namespace spartanxx::io

@@ -3,6 +3,7 @@
 // METIS graphs); the library is never its own reference. Errors must be the typed
 // exception on every rank, naming the file and the line.
 #include <gtest/gtest.h>
+#include <zlib.h>
 #include <mpi.h>
 
 #include <algorithm>
@@ -97,6 +98,7 @@ class TempDirTest : public ::testing::Test {
 class MatrixMarket : public TempDirTest {};
 class Libsvm : public TempDirTest {};
 class MetisIo : public TempDirTest {};
+class TextLines : public TempDirTest {};
 
 std::string read_text(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
@@ -708,3 +710,91 @@ TEST_F(MetisIo, GraphsRoundTripMultiplyAndReduce) {
 }
 
 }  // namespace
+
+namespace {
+
+/// Every rank's lines gathered in rank order (each rank's lines joined with '\n', sizes
+/// gathered), to compare with the file's lines split here.
+std::vector<std::string> gather_lines(const sx::io::TextLines& t) {
+  std::string mine;
+  for (const auto& l : t.lines) mine += l, mine += '\n';
+  int len = static_cast<int>(mine.size());
+  const int P = world_size();
+  std::vector<int> lens(static_cast<std::size_t>(P)), displs(static_cast<std::size_t>(P), 0);
+  MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, MPI_COMM_WORLD);
+  for (int r = 1; r < P; ++r) displs[static_cast<std::size_t>(r)] = displs[static_cast<std::size_t>(r - 1)] + lens[static_cast<std::size_t>(r - 1)];
+  std::string all(static_cast<std::size_t>(displs.back() + lens.back()), '\0');
+  MPI_Allgatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, MPI_COMM_WORLD);
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at < all.size()) {
+    const std::size_t nl = all.find('\n', at);
+    out.push_back(all.substr(at, nl - at));
+    at = nl + 1;
+  }
+  return out;
+}
+
+/// The lines of `text` as the reader defines them: split at '\n', a last line without
+/// '\n' kept, a trailing '\r' removed.
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t nl = text.find('\n', at);
+    if (nl == std::string::npos) nl = text.size();
+    std::string l = text.substr(at, nl - at);
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    out.push_back(l);
+    at = nl + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_F(TextLines, PlainAndGzipFilesGiveTheFileLinesInOrder) {
+  std::string big(3 << 20, 'x');  // a 3 MB line
+  for (std::size_t i = 0; i < big.size(); i += 97) big[i] = static_cast<char>('a' + i % 26);
+  const std::vector<std::string> texts = {
+      "",
+      "\n",
+      "one line without newline",
+      "a\nb\r\n\n\nlast",
+      "label\tsome text\n0\tmore text\n1\t\xc3\xa9t\xc3\xa9 \xff\xfe invalid utf-8\n",
+      std::string("x\n") + big + "\ny\n" + big.substr(0, 1000) + "\n",
+  };
+  int k = 0;
+  for (const std::string& text : texts) {
+    const std::vector<std::string> want = split_lines(text);
+    const std::string plain = write_file("t" + std::to_string(k) + ".txt", text);
+    const std::string gz = path("t" + std::to_string(k) + ".txt.gz");
+    if (world_rank() == 0) {
+      gzFile f = gzopen(gz.c_str(), "wb");
+      ASSERT_NE(f, nullptr);
+      if (!text.empty()) EXPECT_EQ(gzwrite(f, text.data(), static_cast<unsigned>(text.size())), static_cast<int>(text.size()));
+      gzclose(f);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    for (const std::string& p : {plain, gz}) {
+      const sx::io::TextLines t = sx::io::read_text_lines(p);
+      EXPECT_EQ(t.total_lines, static_cast<std::int64_t>(want.size())) << p;
+      std::int64_t first = 0, mine = static_cast<std::int64_t>(t.lines.size());
+      MPI_Exscan(&mine, &first, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+      if (world_rank() == 0) first = 0;
+      EXPECT_EQ(t.first_line, first) << p;
+      EXPECT_EQ(gather_lines(t), want) << p;
+    }
+    ++k;
+  }
+}
+
+TEST_F(TextLines, MissingAndCorruptFilesRaiseOnEveryRank) {
+  spartanxx_test::expect_error<sx::io_error>([&] { sx::io::read_text_lines(path("absent.txt")); },
+                                             {"read_text_lines", "absent.txt"});
+  spartanxx_test::expect_error<sx::io_error>([&] { sx::io::read_text_lines(path("absent.txt.gz")); },
+                                             {"read_text_lines", "absent.txt.gz"});
+  std::string bad("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage that is not deflate data", 40);
+  const std::string p = write_file("bad.txt.gz", bad);
+  spartanxx_test::expect_error<sx::io_error>([&] { sx::io::read_text_lines(p); }, {"read_text_lines", "bad.txt.gz", "gzip"});
+}
