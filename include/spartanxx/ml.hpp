@@ -3,3 +3,4 @@
 #include "spartanxx/ml/hashing_tf.hpp"
 #include "spartanxx/ml/idf.hpp"
 #include "spartanxx/ml/logistic_regression.hpp"
+#include "spartanxx/ml/tokenizer.hpp"

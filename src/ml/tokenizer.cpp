@@ -1,0 +1,140 @@
+// spartanxx::ml tokenizers, self-contained.
+#include "spartanxx/ml/tokenizer.hpp"
+
+#include <fmt/format.h>
+
+#include "spartanxx/errors.hpp"
+
+namespace spartanxx::ml {
+
+namespace {
+
+bool is_java_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+/// Java's String.split result rules: trailing empty strings removed, but "" stays [""].
+std::vector<std::string> java_split_result(std::vector<std::string> parts, bool input_empty) {
+  if (input_empty) return {std::string()};
+  while (!parts.empty() && parts.back().empty()) parts.pop_back();
+  return parts;
+}
+
+std::size_t code_points(const std::string& s) {
+  std::size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace
+
+bool repair_utf8(std::string& text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  // Fast path: valid text is left untouched.
+  std::string out;
+  bool bad = false;
+  std::size_t i = 0, copied = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;  // no surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    }
+    // The longest valid prefix of a sequence starting here (its maximal subpart).
+    std::size_t ok = len == 0 ? 0 : 1;
+    for (std::size_t k = 1; len > 0 && k < len && i + k < n; ++k) {
+      const unsigned char b = p[i + k];
+      const bool fits = k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
+      if (!fits) break;
+      ++ok;
+    }
+    if (len > 0 && ok == len) {
+      i += len;
+      continue;
+    }
+    // Ill-formed: the maximal subpart (at least one byte) becomes one U+FFFD.
+    if (!bad) out.reserve(n + 16);
+    bad = true;
+    out.append(text, copied, i - copied);
+    out += "\xEF\xBF\xBD";
+    i += std::max<std::size_t>(ok, 1);
+    copied = i;
+  }
+  if (!bad) return false;
+  out.append(text, copied, n - copied);
+  text = std::move(out);
+  return true;
+}
+
+std::vector<std::string> split_on(std::string_view text, char delimiter) {
+  std::vector<std::string> parts;
+  std::size_t at = 0;
+  for (;;) {
+    const std::size_t d = text.find(delimiter, at);
+    if (d == std::string_view::npos) {
+      parts.emplace_back(text.substr(at));
+      break;
+    }
+    parts.emplace_back(text.substr(at, d - at));
+    at = d + 1;
+  }
+  return java_split_result(std::move(parts), text.empty());
+}
+
+std::vector<std::string> tokenize(std::string_view text) {
+  const std::string lower = ascii_lower(text);
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < lower.size(); ++i)
+    if (is_java_space(lower[i])) {
+      parts.push_back(lower.substr(start, i - start));
+      start = i + 1;
+    }
+  parts.push_back(lower.substr(start));
+  return java_split_result(std::move(parts), text.empty());
+}
+
+RegexTokenizer::RegexTokenizer(const std::string& pattern, bool gaps, std::size_t min_token_length, bool to_lowercase)
+    : gaps_(gaps), min_length_(min_token_length), lower_(to_lowercase) {
+  try {
+    re_ = std::regex(pattern, std::regex::ECMAScript | std::regex::optimize);
+  } catch (const std::regex_error& e) {
+    throw value_error(fmt::format("RegexTokenizer: bad pattern \"{}\": {}", pattern, e.what()));
+  }
+}
+
+std::vector<std::string> RegexTokenizer::operator()(std::string_view text) const {
+  const std::string s = lower_ ? ascii_lower(text) : std::string(text);
+  std::vector<std::string> terms;
+  if (gaps_) {
+    std::sregex_token_iterator it(s.begin(), s.end(), re_, -1), end;
+    for (; it != end; ++it) terms.push_back(it->str());
+  } else {
+    std::sregex_iterator it(s.begin(), s.end(), re_), end;
+    for (; it != end; ++it) terms.push_back(it->str());
+  }
+  std::vector<std::string> out;
+  for (auto& t : terms)
+    if (code_points(t) >= min_length_) out.push_back(std::move(t));
+  return out;
+}
+
+}  // namespace spartanxx::ml

@@ -1,0 +1,67 @@
+// spartanxx::ml tokenizers against the results Java's String.split and Spark's
+// documentation give for the same inputs, and UTF-8 repair against the Unicode rule of
+// one U+FFFD per maximal ill-formed subpart.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "spartanxx/errors.hpp"
+#include "spartanxx/ml/tokenizer.hpp"
+
+namespace ml = spartanxx::ml;
+using V = std::vector<std::string>;
+
+TEST(Tokenizer, SparkTokenizerFollowsJavaSplit) {
+  EXPECT_EQ(ml::tokenize("Hi I heard about Spark"), (V{"hi", "i", "heard", "about", "spark"}));
+  EXPECT_EQ(ml::tokenize("a  b"), (V{"a", "", "b"}));  // "a  b".split("\\s")
+  EXPECT_EQ(ml::tokenize(" a"), (V{"", "a"}));
+  EXPECT_EQ(ml::tokenize("a \t\r\n"), (V{"a"}));
+  EXPECT_EQ(ml::tokenize(""), (V{""}));
+  EXPECT_EQ(ml::tokenize("   "), (V{}));
+  EXPECT_EQ(ml::tokenize("Logistic,regression"), (V{"logistic,regression"}));
+  EXPECT_EQ(ml::tokenize("\xC3\x89T\xC3\x89 OK"), (V{"\xC3\x89t\xC3\x89", "ok"}));  // ASCII letters only lowered
+}
+
+TEST(Tokenizer, SplitOnDelimiter) {
+  EXPECT_EQ(ml::split_on("12,7,,3", ','), (V{"12", "7", "", "3"}));
+  EXPECT_EQ(ml::split_on("12,7,,", ','), (V{"12", "7"}));
+  EXPECT_EQ(ml::split_on(",1", ','), (V{"", "1"}));
+  EXPECT_EQ(ml::split_on("", ','), (V{""}));
+  EXPECT_EQ(ml::split_on("no delimiter", ','), (V{"no delimiter"}));
+}
+
+// Spark's documentation: RegexTokenizer(pattern "\\W") on "Logistic,regression,models,are,neat".
+TEST(Tokenizer, RegexTokenizer) {
+  const ml::RegexTokenizer words("\\W");
+  EXPECT_EQ(words("Logistic,regression,models,are,neat"), (V{"logistic", "regression", "models", "are", "neat"}));
+  const ml::RegexTokenizer blanks;  // "\\s+", gaps, min length 1, lower-cased
+  EXPECT_EQ(blanks("  Hi   I heard\tabout Spark  "), (V{"hi", "i", "heard", "about", "spark"}));
+  EXPECT_EQ(blanks(""), (V{}));
+  const ml::RegexTokenizer matching("[a-z]+", /*gaps=*/false, /*min_token_length=*/3, /*to_lowercase=*/false);
+  EXPECT_EQ(matching("ab abc ABCD abcd x1yz9"), (V{"abc", "abcd"}));
+  const ml::RegexTokenizer long_terms("\\s+", true, 2);
+  EXPECT_EQ(long_terms("a \xC3\xA9\xC3\xA9 b cd"), (V{"\xC3\xA9\xC3\xA9", "cd"}));  // length in characters
+  EXPECT_THROW(ml::RegexTokenizer("(unclosed"), spartanxx::value_error);
+}
+
+TEST(Tokenizer, RepairUtf8) {
+  auto repaired = [](std::string s) {
+    ml::repair_utf8(s);
+    return s;
+  };
+  const std::string R = "\xEF\xBF\xBD";
+  std::string ok = "plain ASCII, \xC3\xA9t\xC3\xA9, \xE6\x97\xA5\xE6\x9C\xAC, \xF0\x9F\x98\x80";
+  std::string copy = ok;
+  EXPECT_FALSE(ml::repair_utf8(copy));
+  EXPECT_EQ(copy, ok);
+  std::string bad = "a\xFF" "b";
+  EXPECT_TRUE(ml::repair_utf8(bad));
+  EXPECT_EQ(bad, "a" + R + "b");
+  EXPECT_EQ(repaired("\xC3"), R);                       // truncated 2-byte sequence
+  EXPECT_EQ(repaired("\xE6\x97" "x"), R + "x");         // truncated 3-byte sequence: one U+FFFD
+  EXPECT_EQ(repaired("\xC0\xAF"), R + R);               // C0 never starts a sequence; AF alone
+  EXPECT_EQ(repaired("\xED\xA0\x80"), R + R + R);       // a surrogate: ED then two lone continuations
+  EXPECT_EQ(repaired("\xF4\x90\x80\x80"), R + R + R + R);  // above U+10FFFF
+  EXPECT_EQ(repaired("\x80\x80"), R + R);
+}
