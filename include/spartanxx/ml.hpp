@@ -4,3 +4,4 @@
 #include "spartanxx/ml/idf.hpp"
 #include "spartanxx/ml/logistic_regression.hpp"
 #include "spartanxx/ml/tokenizer.hpp"
+#include "spartanxx/ml/metrics.hpp"

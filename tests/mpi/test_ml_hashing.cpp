@@ -18,6 +18,7 @@
 #include "spartanxx/ml/hashing_tf.hpp"
 #include "spartanxx/ml/idf.hpp"
 #include "spartanxx/ml/logistic_regression.hpp"
+#include "spartanxx/ml/metrics.hpp"
 #include "spartanxx/spartanxx.hpp"
 
 namespace sx = spartanxx;
@@ -315,6 +316,48 @@ TEST(MlLogisticSgd, BadInputsRaiseOnEveryRank) {
   const auto model = ml::train_logistic_regression_sgd(sx::from_eigen(Xe), sx::from_eigen(ye));
   spartanxx_test::expect_error<sx::shape_error>([&] { model.predict(sx::zeros({3, d + 2})).evaluate(); },
                                                 {"the model has 4 features", "the data 6"});
+}
+
+}  // namespace
+
+namespace {
+
+// Metrics against definitions written out here: counts, zero-division cases, tied
+// scores in the AUC (pairs counted half), clipped log loss.
+TEST(MlMetrics, BinaryMetricsEqualTheDefinitions) {
+  const std::int64_t n = 41;
+  Eigen::VectorXd y(n), p(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    y(i) = (i * 7) % 5 < 2 ? 1.0 : 0.0;
+    p(i) = ((i * 13) % 10) / 10.0;  // ties, and exact 0 and 0.9
+  }
+  p(3) = 1.0;  // clipped in the log loss
+  const ml::BinaryMetrics m = ml::binary_metrics(sx::from_eigen(y), sx::from_eigen(p));
+  double tp = 0, fp = 0, fn = 0, tn = 0, loss = 0, pairs = 0, wins = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const bool pr = p(i) > 0.5, pos = y(i) == 1;
+    tp += pr && pos, fp += pr && !pos, fn += !pr && pos, tn += !pr && !pos;
+    const double q = std::min(std::max(p(i), 1e-15), 1 - 1e-15);
+    loss -= pos ? std::log(q) : std::log(1 - q);
+    for (std::int64_t j = 0; j < n; ++j)
+      if (pos && y(j) == 0) pairs += 1, wins += p(i) > p(j) ? 1.0 : (p(i) == p(j) ? 0.5 : 0.0);
+  }
+  EXPECT_EQ(m.n, n);
+  EXPECT_EQ(m.positives, static_cast<std::int64_t>(tp + fn));
+  EXPECT_NEAR(m.accuracy, (tp + tn) / n, 1e-15);
+  EXPECT_NEAR(m.precision, tp / (tp + fp), 1e-15);
+  EXPECT_NEAR(m.recall, tp / (tp + fn), 1e-15);
+  EXPECT_NEAR(m.f1, 2 * tp / (2 * tp + fp + fn), 1e-15);
+  EXPECT_NEAR(m.auc, wins / pairs, 1e-15);
+  EXPECT_NEAR(m.log_loss, loss / n, 1e-12);
+  // Nothing predicted positive; one class only.
+  const ml::BinaryMetrics z = ml::binary_metrics(sx::from_eigen(y), sx::from_eigen(Eigen::VectorXd::Constant(n, 0.1)));
+  EXPECT_EQ(z.precision, 0.0);
+  EXPECT_EQ(z.f1, 0.0);
+  EXPECT_NEAR(z.auc, 0.5, 1e-15);
+  EXPECT_TRUE(std::isnan(ml::binary_metrics(sx::ones({5}), sx::full({5}, 0.7)).auc));
+  spartanxx_test::expect_error<sx::shape_error>([&] { ml::binary_metrics(sx::ones({5}), sx::ones({6})); },
+                                                {"binary_metrics"});
 }
 
 }  // namespace
