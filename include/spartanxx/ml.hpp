@@ -5,3 +5,4 @@
 #include "spartanxx/ml/logistic_regression.hpp"
 #include "spartanxx/ml/tokenizer.hpp"
 #include "spartanxx/ml/metrics.hpp"
+#include "spartanxx/ml/documents.hpp"

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fmt/format.h>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +30,8 @@
 #include "mpi/metis_graph.hpp"
 #include "mpi/test_support.hpp"
 #include "spartanxx/io.hpp"
+#include "spartanxx/ml/documents.hpp"
+#include "spartanxx/ml/tokenizer.hpp"
 #include "spartanxx/spartanxx.hpp"
 #include "spartanxx/sparse.hpp"
 
@@ -99,6 +102,7 @@ class MatrixMarket : public TempDirTest {};
 class Libsvm : public TempDirTest {};
 class MetisIo : public TempDirTest {};
 class TextLines : public TempDirTest {};
+class Documents : public TempDirTest {};
 
 std::string read_text(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
@@ -797,4 +801,74 @@ TEST_F(TextLines, MissingAndCorruptFilesRaiseOnEveryRank) {
   std::string bad("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage that is not deflate data", 40);
   const std::string p = write_file("bad.txt.gz", bad);
   spartanxx_test::expect_error<sx::io_error>([&] { sx::io::read_text_lines(p); }, {"read_text_lines", "bad.txt.gz", "gzip"});
+}
+
+namespace {
+
+/// Every rank's documents gathered in rank order as "label|term term ..." strings.
+std::vector<std::string> gather_documents(const spartanxx::ml::Documents& d) {
+  sx::io::TextLines t;
+  for (std::size_t k = 0; k < d.terms.size(); ++k) {
+    std::string s = fmt::format("{}|{}", d.labels[k], d.index[k]);
+    for (const auto& term : d.terms[k]) s += " " + term;
+    t.lines.push_back(s);
+  }
+  return gather_lines(t);
+}
+
+}  // namespace
+
+TEST_F(Documents, LabeledLinesTokenizedInOrderWithCounters) {
+  const std::string text =
+      "1\tFree MONEY now\r\n"
+      "\n"
+      "0\tmeeting at noon\n"
+      "0\t   \n"
+      "1\tcaf\xc3\xa9 \xff\xfe prize\n"
+      "   \n"
+      "0\ta  b\n"
+      "1.0\tlast line";
+  const std::string p = write_file("docs.tsv", text);
+  const auto d = spartanxx::ml::read_labeled_documents(p, spartanxx::ml::tokenize);
+  EXPECT_EQ(d.total, 5);
+  EXPECT_EQ(d.empty_lines, 3);
+  EXPECT_EQ(d.invalid_utf8, 1);
+  const std::vector<std::string> want = {"1|0 free money now", "0|1 meeting at noon",
+                                         "1|2 caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd prize", "0|3 a  b", "1|4 last line"};
+  EXPECT_EQ(gather_documents(d), want);
+  // One document per line, the label given.
+  const std::string q = write_file("spam.txt", "Win a prize\n\nclick here\n");
+  const auto s = spartanxx::ml::read_documents(q, 1.0, spartanxx::ml::RegexTokenizer());
+  EXPECT_EQ(s.total, 2);
+  EXPECT_EQ(s.empty_lines, 1);
+  EXPECT_EQ(gather_documents(s), (std::vector<std::string>{"1|0 win a prize", "1|1 click here"}));
+}
+
+TEST_F(Documents, BadLabelsRaiseOnEveryRankWithTheLine) {
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "1\tsome words here\n";
+  const std::string bad_label = write_file("bad1.tsv", text + "spam\tnot a number\n" + text);
+  spartanxx_test::expect_error<sx::io_error>([&] { spartanxx::ml::read_labeled_documents(bad_label, spartanxx::ml::tokenize); },
+                                             {"bad1.tsv", "line 41", "label \"spam\" is not a number"});
+  const std::string no_tab = write_file("bad2.tsv", text + text + "0 no tab here\n");
+  spartanxx_test::expect_error<sx::io_error>([&] { spartanxx::ml::read_labeled_documents(no_tab, spartanxx::ml::tokenize); },
+                                             {"bad2.tsv", "line 81", "no tab"});
+  spartanxx_test::expect_error<sx::io_error>(
+      [&] { spartanxx::ml::read_documents(path("absent.txt"), 0.0, spartanxx::ml::tokenize); }, {"absent.txt"});
+}
+
+TEST(TrainTestSplit, SeededFractionIndependentOfRanks) {
+  std::int64_t in = 0;
+  const std::int64_t n = 20000;
+  for (std::int64_t i = 0; i < n; ++i) in += spartanxx::ml::in_training_split(7, i, 0.75);
+  EXPECT_NEAR(static_cast<double>(in) / n, 0.75, 3 * std::sqrt(0.75 * 0.25 / n));
+  std::int64_t same = 0, other_seed = 0;
+  for (std::int64_t i = 0; i < 1000; ++i) {
+    same += spartanxx::ml::in_training_split(7, i, 0.75) == spartanxx::ml::in_training_split(7, i, 0.75);
+    other_seed += spartanxx::ml::in_training_split(7, i, 0.5) != spartanxx::ml::in_training_split(8, i, 0.5);
+  }
+  EXPECT_EQ(same, 1000);
+  EXPECT_GT(other_seed, 400);  // another seed gives another split
+  EXPECT_FALSE(spartanxx::ml::in_training_split(7, 3, 0.0));
+  EXPECT_TRUE(spartanxx::ml::in_training_split(7, 3, 1.0));
 }

@@ -1,0 +1,39 @@
+#pragma once
+// Labeled text documents read in parallel, tokenized, and split into train and test
+// sets independently of the number of ranks.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace spartanxx::ml {
+
+/// Text to terms (tokenize, a RegexTokenizer, a split_on lambda, ...).
+using TokenizeFn = std::function<std::vector<std::string>(std::string_view)>;
+
+/// This rank's documents of a file, in file order across ranks.
+struct Documents {
+  std::vector<std::vector<std::string>> terms;  // per document
+  std::vector<double> labels;                   // per document
+  std::vector<std::int64_t> index;              // the document's number in the file (from 0, over all ranks)
+  // Over all ranks:
+  std::int64_t total = 0;         // documents
+  std::int64_t empty_lines = 0;   // skipped (blank, or a label with no text)
+  std::int64_t invalid_utf8 = 0;  // lines repaired (bad bytes replaced by U+FFFD)
+};
+
+/// "label<TAB>text" per line (plain or .gz, see io::read_text_lines). A label that is not
+/// a number, or a line without a tab, raises io_error naming the file and line on every
+/// rank. Blank lines are skipped and counted. Collective.
+Documents read_labeled_documents(const std::string& path, const TokenizeFn& tokenize);
+
+/// One document per line, every one labeled `label` (a positive and a negative file).
+/// Blank lines are skipped and counted. Collective.
+Documents read_documents(const std::string& path, double label, const TokenizeFn& tokenize);
+
+/// Whether document `index` falls in the training share (`train_fraction`) of a split
+/// seeded by `seed`: a hash of (seed, index), so the split is the same at every rank count.
+bool in_training_split(std::uint64_t seed, std::int64_t index, double train_fraction);
+
+}  // namespace spartanxx::ml

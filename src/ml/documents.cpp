@@ -1,0 +1,123 @@
+// spartanxx::ml document readers, on the public API only (plus MPI for the agreements).
+#include "spartanxx/ml/documents.hpp"
+
+#include <mpi.h>
+
+#include <charconv>
+#include <climits>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "spartanxx/errors.hpp"
+#include "spartanxx/io.hpp"
+#include "spartanxx/ml/tokenizer.hpp"
+
+namespace spartanxx::ml {
+
+namespace {
+
+bool blank(std::string_view s) {
+  for (char c : s)
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\v' && c != '\f') return false;
+  return true;
+}
+
+/// Sums the counters over ranks and numbers the documents; raises the first bad line's
+/// error on every rank (its owner broadcasts the message).
+void finish(Documents& d, std::int64_t bad_line, const std::string& bad_message) {
+  std::int64_t counts[3] = {static_cast<std::int64_t>(d.terms.size()), d.empty_lines, d.invalid_utf8};
+  MPI_Allreduce(MPI_IN_PLACE, counts, 3, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+  std::int64_t first_bad = bad_line < 0 ? INT64_MAX : bad_line;
+  MPI_Allreduce(MPI_IN_PLACE, &first_bad, 1, MPI_INT64_T, MPI_MIN, MPI_COMM_WORLD);
+  if (first_bad != INT64_MAX) {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    int owner = bad_line == first_bad ? rank : -1;
+    MPI_Allreduce(MPI_IN_PLACE, &owner, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    std::string message = rank == owner ? bad_message : std::string();
+    int len = static_cast<int>(message.size());
+    MPI_Bcast(&len, 1, MPI_INT, owner, MPI_COMM_WORLD);
+    message.resize(static_cast<std::size_t>(len));
+    MPI_Bcast(message.data(), len, MPI_CHAR, owner, MPI_COMM_WORLD);
+    throw io_error(message);
+  }
+  std::int64_t mine = static_cast<std::int64_t>(d.terms.size()), before = 0;
+  MPI_Exscan(&mine, &before, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank == 0) before = 0;
+  for (std::int64_t k = 0; k < mine; ++k) d.index.push_back(before + k);
+  d.total = counts[0];
+  d.empty_lines = counts[1];
+  d.invalid_utf8 = counts[2];
+}
+
+}  // namespace
+
+Documents read_labeled_documents(const std::string& path, const TokenizeFn& tokenize) {
+  io::TextLines t = io::read_text_lines(path);
+  Documents d;
+  std::int64_t bad_line = -1;
+  std::string bad_message;
+  for (std::size_t k = 0; k < t.lines.size() && bad_line < 0; ++k) {
+    std::string& line = t.lines[k];
+    if (blank(line)) {
+      ++d.empty_lines;
+      continue;
+    }
+    const std::int64_t file_line = t.first_line + static_cast<std::int64_t>(k) + 1;
+    const std::size_t tab = line.find('\t');
+    if (tab == std::string::npos) {
+      bad_line = file_line;
+      bad_message = fmt::format("read_labeled_documents: {} line {}: no tab between label and text", path, file_line);
+      break;
+    }
+    const std::string_view label(line.data(), tab);
+    double value = 0;
+    const auto r = std::from_chars(label.data(), label.data() + label.size(), value);
+    if (r.ec != std::errc() || r.ptr != label.data() + label.size() || !std::isfinite(value)) {
+      bad_line = file_line;
+      bad_message = fmt::format("read_labeled_documents: {} line {}: label \"{}\" is not a number", path, file_line,
+                                std::string(label.substr(0, 40)));
+      break;
+    }
+    std::string text = line.substr(tab + 1);
+    if (blank(text)) {
+      ++d.empty_lines;
+      continue;
+    }
+    d.invalid_utf8 += repair_utf8(text);
+    d.terms.push_back(tokenize(text));
+    d.labels.push_back(value);
+  }
+  finish(d, bad_line, bad_message);
+  return d;
+}
+
+Documents read_documents(const std::string& path, double label, const TokenizeFn& tokenize) {
+  io::TextLines t = io::read_text_lines(path);
+  Documents d;
+  for (std::string& line : t.lines) {
+    if (blank(line)) {
+      ++d.empty_lines;
+      continue;
+    }
+    d.invalid_utf8 += repair_utf8(line);
+    d.terms.push_back(tokenize(line));
+    d.labels.push_back(label);
+  }
+  finish(d, -1, std::string());
+  return d;
+}
+
+bool in_training_split(std::uint64_t seed, std::int64_t index, double train_fraction) {
+  // splitmix64 of (seed, index): 53 random bits as a uniform in [0, 1).
+  std::uint64_t z = seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(index) + 0x632BE59BD9B4E019ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53 < train_fraction;
+}
+
+}  // namespace spartanxx::ml
