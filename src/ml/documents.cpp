@@ -23,6 +23,17 @@ bool blank(std::string_view s) {
   return true;
 }
 
+/// A document's text: skipped and counted when blank, else repaired (counted), tokenized.
+void add_document(Documents& d, std::string text, double label, const TokenizeFn& tokenize) {
+  if (blank(text)) {
+    ++d.empty_lines;
+    return;
+  }
+  d.invalid_utf8 += repair_utf8(text);
+  d.terms.push_back(tokenize(text));
+  d.labels.push_back(label);
+}
+
 /// Sums the counters over ranks and numbers the documents; raises the first bad line's
 /// error on every rank (its owner broadcasts the message).
 void finish(Documents& d, std::int64_t bad_line, const std::string& bad_message) {
@@ -82,14 +93,7 @@ Documents read_labeled_documents(const std::string& path, const TokenizeFn& toke
                                 std::string(label.substr(0, 40)));
       break;
     }
-    std::string text = line.substr(tab + 1);
-    if (blank(text)) {
-      ++d.empty_lines;
-      continue;
-    }
-    d.invalid_utf8 += repair_utf8(text);
-    d.terms.push_back(tokenize(text));
-    d.labels.push_back(value);
+    add_document(d, line.substr(tab + 1), value, tokenize);
   }
   finish(d, bad_line, bad_message);
   return d;
@@ -98,15 +102,7 @@ Documents read_labeled_documents(const std::string& path, const TokenizeFn& toke
 Documents read_documents(const std::string& path, double label, const TokenizeFn& tokenize) {
   io::TextLines t = io::read_text_lines(path);
   Documents d;
-  for (std::string& line : t.lines) {
-    if (blank(line)) {
-      ++d.empty_lines;
-      continue;
-    }
-    d.invalid_utf8 += repair_utf8(line);
-    d.terms.push_back(tokenize(line));
-    d.labels.push_back(label);
-  }
+  for (std::string& line : t.lines) add_document(d, std::move(line), label, tokenize);
   finish(d, -1, std::string());
   return d;
 }
