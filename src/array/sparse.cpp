@@ -128,7 +128,7 @@ DistArray sparse_from_triplets_local(const Shape& shape, DType dtype, Triplets t
       comm.allreduce(parts.data(), parts.size(), backend::ReduceOp::sum);
       const std::int64_t heaviest = *std::max_element(parts.begin(), parts.begin() + P);
       const std::int64_t heaviest_even = *std::max_element(parts.begin() + P, parts.end());
-      if (heaviest_even * 50 <= heaviest * 51) splits = even;
+      if (even_is_close(heaviest_even, heaviest)) splits = even;
     }
     l = sparse_rows_layout(shape, std::move(splits));
   }

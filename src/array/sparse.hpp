@@ -33,6 +33,10 @@ std::vector<index_t> balanced_row_splits(const std::vector<std::int64_t>& bucket
 /// its heaviest part holds at most 2% more entries than `balanced`'s: then dense vectors
 /// split by rows meet the matrix's rows without moving. `entries(r0, r1)` counts the
 /// stored entries of rows [r0, r1).
+/// Whether the even split, whose heaviest part holds `heaviest_even` entries, is within
+/// 2% of a split whose heaviest part holds `heaviest`.
+inline bool even_is_close(std::int64_t heaviest_even, std::int64_t heaviest) { return heaviest_even * 50 <= heaviest * 51; }
+
 template <class Count>
 std::vector<index_t> prefer_even_splits(std::vector<index_t> balanced, index_t n, Count&& entries) {
   const int P = static_cast<int>(balanced.size()) - 1;
@@ -42,7 +46,7 @@ std::vector<index_t> prefer_even_splits(std::vector<index_t> balanced, index_t n
     heaviest_even = std::max<std::int64_t>(heaviest_even, entries(even[p], even[p + 1]));
     heaviest = std::max<std::int64_t>(heaviest, entries(balanced[p], balanced[p + 1]));
   }
-  return heaviest_even * 50 <= heaviest * 51 ? even : balanced;
+  return even_is_close(heaviest_even, heaviest) ? even : balanced;
 }
 
 /// A rows-only sparse layout of `shape` with the given row splits, rank r owning part r.

@@ -12,6 +12,7 @@
 #include "spartanxx/errors.hpp"
 #include "spartanxx/io.hpp"
 #include "spartanxx/ml/tokenizer.hpp"
+#include "ml/rank_order.hpp"
 
 namespace spartanxx::ml {
 
@@ -53,11 +54,8 @@ void finish(Documents& d, std::int64_t bad_line, const std::string& bad_message)
     MPI_Bcast(message.data(), len, MPI_CHAR, owner, MPI_COMM_WORLD);
     throw io_error(message);
   }
-  std::int64_t mine = static_cast<std::int64_t>(d.terms.size()), before = 0;
-  MPI_Exscan(&mine, &before, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank == 0) before = 0;
+  const auto mine = static_cast<std::int64_t>(d.terms.size());
+  const std::int64_t before = detail::count_before(mine);
   for (std::int64_t k = 0; k < mine; ++k) d.index.push_back(before + k);
   d.total = counts[0];
   d.empty_lines = counts[1];

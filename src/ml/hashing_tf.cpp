@@ -10,6 +10,7 @@
 
 #include "spartanxx/errors.hpp"
 #include "spartanxx/sparse.hpp"
+#include "ml/rank_order.hpp"
 
 namespace spartanxx::ml {
 
@@ -90,11 +91,8 @@ std::int64_t HashingTF::index_of(std::string_view term) const {
 
 Array HashingTF::transform(const std::vector<std::vector<std::string>>& local_documents) const {
   // Rows of this rank's documents: after those of the ranks before it.
-  std::int64_t mine = static_cast<std::int64_t>(local_documents.size()), first = 0, total = 0;
-  MPI_Exscan(&mine, &first, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank == 0) first = 0;  // MPI_Exscan leaves rank 0's result undefined
+  std::int64_t mine = static_cast<std::int64_t>(local_documents.size()), total = 0;
+  const std::int64_t first = detail::count_before(mine);
   MPI_Allreduce(&mine, &total, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
   std::vector<std::int64_t> rows, cols;
   std::vector<double> vals;

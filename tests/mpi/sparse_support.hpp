@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <random>
 #include <vector>
 
 #include "mpi/test_support.hpp"
@@ -34,6 +35,24 @@ inline spartanxx::Array from_shares(std::int64_t n, std::int64_t m, const std::v
   for (std::size_t k = static_cast<std::size_t>(world_rank()); k < t.size(); k += static_cast<std::size_t>(world_size()))
     rows.push_back(t[k].row()), cols.push_back(t[k].col()), vals.push_back(t[k].value());
   return spartanxx::sparse_from_triplets({n, m}, rows, cols, vals, dtype);
+}
+
+/// Random triplets, the same on every rank: about `density` of the elements, some rows
+/// empty (every 7th), row 1 full, duplicates (every 5th triplet is repeated), shuffled.
+inline std::vector<Trip> random_triplets(std::int64_t n, std::int64_t m, double density, std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> u(0, 1), v(-2, 2);
+  std::vector<Trip> t;
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (i % 7 == 3) continue;
+    for (std::int64_t j = 0; j < m; ++j)
+      if (i == 1 || u(gen) < density) {
+        t.emplace_back(i, j, v(gen));
+        if (t.size() % 5 == 0) t.emplace_back(i, j, v(gen));
+      }
+  }
+  std::shuffle(t.begin(), t.end(), gen);
+  return t;
 }
 
 /// Elementwise within tol (relative, absolute below 1); NaN must meet NaN.

@@ -29,27 +29,9 @@ using Vec = Eigen::VectorXd;
 using spartanxx_test::eigen_of;
 using spartanxx_test::expect_mat_near;
 using spartanxx_test::from_shares;
+using spartanxx_test::random_triplets;
 using spartanxx_test::Sp;
 using spartanxx_test::Trip;
-
-/// Random triplets, the same on every rank: about `density` of the elements, some rows
-/// empty (every 7th), row 1 full, duplicates (every 5th triplet is repeated).
-std::vector<Trip> random_triplets(std::int64_t n, std::int64_t m, double density, std::uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<double> u(0, 1), v(-2, 2);
-  std::vector<Trip> t;
-  for (std::int64_t i = 0; i < n; ++i) {
-    if (i % 7 == 3) continue;
-    for (std::int64_t j = 0; j < m; ++j)
-      if (i == 1 || u(gen) < density) {
-        t.emplace_back(i, j, v(gen));
-        if (t.size() % 5 == 0) t.emplace_back(i, j, v(gen));
-      }
-  }
-  // Unsorted input.
-  std::shuffle(t.begin(), t.end(), gen);
-  return t;
-}
 
 /// A dense matrix with the pattern of `s` holding f(value, i, j).
 template <class F>

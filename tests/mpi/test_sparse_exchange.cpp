@@ -30,25 +30,9 @@ using Vec = Eigen::VectorXd;
 using spartanxx_test::eigen_of;
 using spartanxx_test::expect_mat_near;
 using spartanxx_test::from_shares;
+using spartanxx_test::random_triplets;
 using spartanxx_test::Sp;
 using spartanxx_test::Trip;
-
-/// Triplets with empty rows (every 5th), a full row, duplicates, in shuffled order.
-std::vector<Trip> triplets(std::int64_t n, std::int64_t m, double density, std::uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<double> u(0, 1), v(-3, 3);
-  std::vector<Trip> t;
-  for (std::int64_t i = 0; i < n; ++i) {
-    if (i % 5 == 2) continue;
-    for (std::int64_t j = 0; j < m; ++j)
-      if (i == 0 || u(gen) < density) {
-        t.emplace_back(i, j, v(gen));
-        if (t.size() % 4 == 0) t.emplace_back(i, j, v(gen));
-      }
-  }
-  std::shuffle(t.begin(), t.end(), gen);
-  return t;
-}
 
 /// Bytes sent by all ranks in the last evaluation, and the plan's prediction.
 std::pair<std::int64_t, std::int64_t> sent_and_predicted() {
@@ -62,7 +46,7 @@ std::pair<std::int64_t, std::int64_t> sent_and_predicted() {
 /// a map of it (new values, same pattern: the split of the old values must not serve),
 /// and on a float32 copy, checked against Eigen; bytes as predicted.
 void check_products(std::int64_t n, std::int64_t m) {
-  const auto t = triplets(n, m, 0.09, static_cast<std::uint64_t>(n * 1000 + m));
+  const auto t = random_triplets(n, m, 0.09, static_cast<std::uint64_t>(n * 1000 + m));
   const Sp e = eigen_of(n, m, t);
   const sx::Array a = from_shares(n, m, t);
   const int P = world_size();
