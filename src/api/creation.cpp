@@ -1,6 +1,7 @@
 // Creation: generated sources are lazy leaves; data passed in is materialized at once.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -109,6 +110,14 @@ Array from_rows(const Shape& shape, const std::function<void(std::int64_t, std::
     for (auto& tile : out.tiles()) fill(tile.box.lo[0], tile.box.hi[0], tile.data.as<double>());
   });
   return materialize(shape, DType::f64, std::move(out));
+}
+
+Array from_rank_parts(const std::vector<double>& local) {
+  auto& comm = detail::context_comm();
+  const std::vector<double> all = comm.allgatherv(local);
+  return from_rows({static_cast<std::int64_t>(all.size())}, [&all](std::int64_t first, std::int64_t last, double* out) {
+    std::copy(all.begin() + first, all.begin() + last, out);
+  });
 }
 
 }  // namespace spartanxx

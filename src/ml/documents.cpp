@@ -25,41 +25,58 @@ bool blank(std::string_view s) {
 }
 
 /// A document's text: skipped and counted when blank, else repaired (counted), tokenized.
-void add_document(Documents& d, std::string text, double label, const TokenizeFn& tokenize) {
+void add_document(Documents& d, std::string text, double label, std::int64_t line, const TokenizeFn& tokenize) {
   if (blank(text)) {
     ++d.empty_lines;
     return;
   }
   d.invalid_utf8 += repair_utf8(text);
+  d.long_lines += text.size() > (std::size_t{1} << 20);
   d.terms.push_back(tokenize(text));
   d.labels.push_back(label);
+  d.line.push_back(line);
+}
+
+std::int64_t line_bytes(const io::TextLines& t) {
+  std::int64_t n = 0;
+  for (const std::string& s : t.lines) n += static_cast<std::int64_t>(s.size());
+  return n;
 }
 
 /// Sums the counters over ranks and numbers the documents; raises the first bad line's
 /// error on every rank (its owner broadcasts the message).
-void finish(Documents& d, std::int64_t bad_line, const std::string& bad_message) {
-  std::int64_t counts[3] = {static_cast<std::int64_t>(d.terms.size()), d.empty_lines, d.invalid_utf8};
-  MPI_Allreduce(MPI_IN_PLACE, counts, 3, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+/// If any rank saw a bad line, every rank throws E with the message of the first one
+/// (the lowest line; its owner broadcasts the message).
+template <class E>
+void raise_first_bad(std::int64_t bad_line, const std::string& bad_message) {
   std::int64_t first_bad = bad_line < 0 ? INT64_MAX : bad_line;
   MPI_Allreduce(MPI_IN_PLACE, &first_bad, 1, MPI_INT64_T, MPI_MIN, MPI_COMM_WORLD);
-  if (first_bad != INT64_MAX) {
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    int owner = bad_line == first_bad ? rank : -1;
-    MPI_Allreduce(MPI_IN_PLACE, &owner, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    std::string message = rank == owner ? bad_message : std::string();
-    int len = static_cast<int>(message.size());
-    MPI_Bcast(&len, 1, MPI_INT, owner, MPI_COMM_WORLD);
-    message.resize(static_cast<std::size_t>(len));
-    MPI_Bcast(message.data(), len, MPI_CHAR, owner, MPI_COMM_WORLD);
-    throw io_error(message);
-  }
+  if (first_bad == INT64_MAX) return;
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  int owner = bad_line == first_bad ? rank : -1;
+  MPI_Allreduce(MPI_IN_PLACE, &owner, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  std::string message = rank == owner ? bad_message : std::string();
+  int len = static_cast<int>(message.size());
+  MPI_Bcast(&len, 1, MPI_INT, owner, MPI_COMM_WORLD);
+  message.resize(static_cast<std::size_t>(len));
+  MPI_Bcast(message.data(), len, MPI_CHAR, owner, MPI_COMM_WORLD);
+  throw E(message);
+}
+
+void finish(Documents& d, std::int64_t bad_line, const std::string& bad_message) {
+  std::int64_t counts[5] = {static_cast<std::int64_t>(d.terms.size()), d.empty_lines, d.invalid_utf8, d.long_lines,
+                            d.bytes};
+  MPI_Allreduce(MPI_IN_PLACE, counts, 5, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+  raise_first_bad<io_error>(bad_line, bad_message);
   const auto mine = static_cast<std::int64_t>(d.terms.size());
   const std::int64_t before = detail::count_before(mine);
   for (std::int64_t k = 0; k < mine; ++k) d.index.push_back(before + k);
   d.total = counts[0];
   d.empty_lines = counts[1];
   d.invalid_utf8 = counts[2];
+  d.long_lines = counts[3];
+  d.bytes = counts[4];
 }
 
 }  // namespace
@@ -67,6 +84,7 @@ void finish(Documents& d, std::int64_t bad_line, const std::string& bad_message)
 Documents read_labeled_documents(const std::string& path, const TokenizeFn& tokenize) {
   io::TextLines t = io::read_text_lines(path);
   Documents d;
+  d.bytes = line_bytes(t);
   std::int64_t bad_line = -1;
   std::string bad_message;
   for (std::size_t k = 0; k < t.lines.size() && bad_line < 0; ++k) {
@@ -91,7 +109,7 @@ Documents read_labeled_documents(const std::string& path, const TokenizeFn& toke
                                 std::string(label.substr(0, 40)));
       break;
     }
-    add_document(d, line.substr(tab + 1), value, tokenize);
+    add_document(d, line.substr(tab + 1), value, file_line, tokenize);
   }
   finish(d, bad_line, bad_message);
   return d;
@@ -100,9 +118,23 @@ Documents read_labeled_documents(const std::string& path, const TokenizeFn& toke
 Documents read_documents(const std::string& path, double label, const TokenizeFn& tokenize) {
   io::TextLines t = io::read_text_lines(path);
   Documents d;
-  for (std::string& line : t.lines) add_document(d, std::move(line), label, tokenize);
+  d.bytes = line_bytes(t);
+  for (std::size_t k = 0; k < t.lines.size(); ++k)
+    add_document(d, std::move(t.lines[k]), label, t.first_line + static_cast<std::int64_t>(k) + 1, tokenize);
   finish(d, -1, std::string());
   return d;
+}
+
+void check_binary_labels(const Documents& d, const std::string& path) {
+  std::int64_t bad_line = -1;
+  std::string message;
+  for (std::size_t k = 0; k < d.labels.size(); ++k) {
+    if (d.labels[k] == 0.0 || d.labels[k] == 1.0) continue;
+    bad_line = k < d.line.size() ? d.line[k] : d.index[k] + 1;
+    message = fmt::format("{} line {}: label {} is not 0 or 1 (binary classification)", path, bad_line, d.labels[k]);
+    break;
+  }
+  raise_first_bad<value_error>(bad_line, message);
 }
 
 bool in_training_split(std::uint64_t seed, std::int64_t index, double train_fraction) {

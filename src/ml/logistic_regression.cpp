@@ -77,6 +77,7 @@ LogisticRegressionModel train_logistic_regression_sgd(const Array& X, const Arra
       g = dot(X.T(), r);  // one pass over X
     }
     history.push_back(sum(loss).item() / count + reg_term);
+    if (o.on_iteration) o.on_iteration(i, history.back());
     const double eta = o.step_size / std::sqrt(static_cast<double>(i));
     const double shrink = 1.0 - eta * o.reg_param;
     Array w_new = w * shrink - (eta / count) * g;

@@ -17,11 +17,18 @@ struct Documents {
   std::vector<std::vector<std::string>> terms;  // per document
   std::vector<double> labels;                   // per document
   std::vector<std::int64_t> index;              // the document's number in the file (from 0, over all ranks)
+  std::vector<std::int64_t> line;               // the document's line in the file (from 1)
   // Over all ranks:
   std::int64_t total = 0;         // documents
   std::int64_t empty_lines = 0;   // skipped (blank, or a label with no text)
   std::int64_t invalid_utf8 = 0;  // lines repaired (bad bytes replaced by U+FFFD)
+  std::int64_t long_lines = 0;    // documents of more than 1 MiB (read whole, like any other)
+  std::int64_t bytes = 0;         // text read, without line ends (uncompressed)
 };
+
+/// Raises value_error on every rank unless every label is 0 or 1, naming the file, the
+/// line and the label of the first bad one. Collective.
+void check_binary_labels(const Documents& documents, const std::string& path);
 
 /// "label<TAB>text" per line (plain or .gz, see io::read_text_lines). A label that is not
 /// a number, or a line without a tab, raises io_error naming the file and line on every

@@ -2,6 +2,7 @@
 // Spark MLlib's LogisticRegressionWithSGD, written as array expressions: the gradient
 // dot(X.T(), sigmoid(dot(X, w)) - y) is one pass over X with an allreduce of d values.
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "spartanxx/array.hpp"
@@ -17,6 +18,9 @@ struct SGDOptions {
   double convergence_tol = 0.001;
   bool intercept = false;
   std::uint64_t seed = 42;  // of the mini-batch sampling (iteration i uses seed + i)
+  /// Called on every rank after each iteration with its number (from 1) and loss; a
+  /// progress display, say.
+  std::function<void(int iteration, double loss)> on_iteration;
 };
 
 class LogisticRegressionModel {

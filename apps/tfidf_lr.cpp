@@ -1,0 +1,452 @@
+// spartanxx-tfidf-lr: Spark MLlib's TF-IDF + logistic regression text classifier as an
+// mpirun batch job.
+//
+//     mpirun -np 2 build/bin/spartanxx-tfidf-lr --train data/spamassassin.tsv.gz --test-fraction 0.25
+//
+// Documents are read in parallel (each rank its share of the lines), tokenized, hashed
+// (HashingTF), weighted (IDF fitted on the training set), and a logistic regression is
+// trained on them (SGD, as LogisticRegressionWithSGD, or L-BFGS); it is evaluated on a
+// held-out share or a test file, and can label an unlabeled file. Everything after
+// tokenizing is spartanxx array expressions (src/ml).
+#include <mpi.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <spartanxx/eigen.hpp>
+#include <spartanxx/io.hpp>
+#include <spartanxx/ml.hpp>
+#include <spartanxx/spartanxx.hpp>
+
+namespace {
+
+namespace sx = spartanxx;
+namespace ml = spartanxx::ml;
+using Clock = std::chrono::steady_clock;
+
+struct Config {
+  // Input.
+  std::string train, positive, negative, test, predict, predictions = "predictions.tsv", metrics_json;
+  double test_fraction = 0.25;
+  std::uint64_t split_seed = 42;
+  bool predict_ids = false;
+  // Tokenizer.
+  std::string tokenizer = "standard";
+  std::string pattern = "\\s+";
+  bool gaps = true;
+  std::size_t min_token_length = 1;
+  bool lowercase = true;
+  char delimiter = ',';
+  // Features.
+  std::int64_t num_features = std::int64_t{1} << 20;
+  std::string hash = "mllib";
+  bool binary = false;
+  std::int64_t min_doc_freq = 0;
+  // Model.
+  std::string algorithm = "sgd";
+  ml::SGDOptions sgd;
+#if TMP_HAVE_LBFGS
+  ml::LBFGSOptions lbfgs;
+#else
+  struct { int max_iter = 100; double tol = 1e-6; double reg_param = 0; bool fit_intercept = true; bool standardization = true; } lbfgs;
+#endif
+  double threshold = 0.5;
+};
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+ml::TokenizeFn make_tokenizer(const Config& c) {
+  if (c.tokenizer == "standard") return [](std::string_view s) { return ml::tokenize(s); };
+  if (c.tokenizer == "split") {
+    const char d = c.delimiter;
+    return [d](std::string_view s) { return ml::split_on(s, d); };
+  }
+  auto re = std::make_shared<ml::RegexTokenizer>(c.pattern, c.gaps, c.min_token_length, c.lowercase);
+  return [re](std::string_view s) { return (*re)(s); };
+}
+
+/// The documents of this rank, labeled, with their number in the input (for the split).
+struct Corpus {
+  ml::Documents docs;
+  std::string source;  // for messages
+};
+
+/// Appends b's documents after a's: a's numbers first, then b's (offset by a's total).
+ml::Documents concatenate(ml::Documents a, ml::Documents b) {
+  for (std::size_t k = 0; k < b.terms.size(); ++k) {
+    a.terms.push_back(std::move(b.terms[k]));
+    a.labels.push_back(b.labels[k]);
+    a.index.push_back(a.total + b.index[k]);
+    a.line.push_back(b.line[k]);
+  }
+  a.total += b.total;
+  a.empty_lines += b.empty_lines;
+  a.invalid_utf8 += b.invalid_utf8;
+  a.long_lines += b.long_lines;
+  a.bytes += b.bytes;
+  return a;
+}
+
+/// The documents of `from` that are (or are not) in the training share.
+ml::Documents select(ml::Documents& from, const Config& c, bool training) {
+  ml::Documents out;
+  for (std::size_t k = 0; k < from.terms.size(); ++k) {
+    if (ml::in_training_split(c.split_seed, from.index[k], 1.0 - c.test_fraction) != training) continue;
+    out.terms.push_back(std::move(from.terms[k]));
+    out.labels.push_back(from.labels[k]);
+    out.index.push_back(from.index[k]);
+    out.line.push_back(from.line[k]);
+  }
+  return out;
+}
+
+std::int64_t global_count(std::int64_t mine) {
+  MPI_Allreduce(MPI_IN_PLACE, &mine, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+  return mine;
+}
+
+std::int64_t count_before(std::int64_t mine) {
+  std::int64_t before = 0;
+  MPI_Exscan(&mine, &before, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank == 0 ? 0 : before;
+}
+
+/// Progress of training on rank 0: a live line on a terminal, plain lines otherwise
+/// (every 10th iteration and the first).
+class Progress {
+ public:
+  Progress(bool root, int total) : root_(root), live_(root && isatty(STDERR_FILENO)), total_(total), t0_(Clock::now()) {}
+  void operator()(int iteration, double loss) {
+    if (!root_) return;
+    const std::string text =
+        fmt::format("  iteration {:>4}/{}  loss {:.6f}  {:.2f} s", iteration, total_, loss, seconds_since(t0_));
+    if (live_) {
+      fmt::print(stderr, "\r{}\x1b[K", text);
+      dirty_ = true;
+    } else if (iteration == 1 || iteration % 10 == 0) {
+      fmt::print(stderr, "{}\n", text);
+    }
+    std::fflush(stderr);
+  }
+  void done() {
+    if (dirty_) fmt::print(stderr, "\n");
+    dirty_ = false;
+  }
+
+ private:
+  bool root_, live_;
+  int total_;
+  Clock::time_point t0_;
+  bool dirty_ = false;
+};
+
+nlohmann::json metrics_json(const ml::BinaryMetrics& m) {
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  return {{"examples", m.n},     {"positives", m.positives}, {"accuracy", num(m.accuracy)},
+          {"precision", num(m.precision)}, {"recall", num(m.recall)}, {"f1", num(m.f1)},
+          {"auc", num(m.auc)},   {"log_loss", num(m.log_loss)}};
+}
+
+void print_metrics(const char* name, const ml::BinaryMetrics& m) {
+  fmt::print("  {:<5} {:>7} docs ({:>6} positive)  accuracy {:.4f}  precision {:.4f}  recall {:.4f}  F1 {:.4f}  "
+             "AUC {:.4f}  log loss {:.4f}\n",
+             name, m.n, m.positives, m.accuracy, m.precision, m.recall, m.f1, m.auc, m.log_loss);
+}
+
+/// Writes "id<TAB>prediction<TAB>probability" for every document of an unlabeled file.
+std::int64_t predict_file(const Config& c, const ml::TokenizeFn& tokenize, const ml::HashingTF& htf,
+                          const ml::IDFModel& idf, const ml::LogisticRegressionModel& model) {
+  sx::io::TextLines t = sx::io::read_text_lines(c.predict);
+  std::vector<std::vector<std::string>> terms;
+  std::vector<std::string> ids;
+  for (std::size_t k = 0; k < t.lines.size(); ++k) {
+    std::string& line = t.lines[k];
+    if (line.find_first_not_of(" \t\r\v\f") == std::string::npos) continue;  // blank: no document
+    ml::repair_utf8(line);
+    std::string_view text = line;
+    if (c.predict_ids) {
+      const std::size_t comma = line.find(',');
+      ids.push_back(line.substr(0, comma));
+      text = comma == std::string::npos ? std::string_view() : text.substr(comma + 1);
+    } else {
+      ids.push_back(std::to_string(t.first_line + static_cast<std::int64_t>(k)));  // the line number, from 0
+    }
+    terms.push_back(tokenize(text));
+  }
+  const sx::Array X = idf.transform(htf.transform(terms));
+  const Eigen::VectorXd p = sx::to_eigen(model.predict_probability(X));  // every rank: n values
+  const std::int64_t first = count_before(static_cast<std::int64_t>(ids.size()));
+  std::string out;
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    const double prob = p(first + static_cast<std::int64_t>(k));
+    fmt::format_to(std::back_inserter(out), "{}\t{}\t{:.6f}\n", ids[k], prob > model.threshold() ? 1 : 0, prob);
+  }
+  sx::io::write_text(c.predictions, out);
+  return static_cast<std::int64_t>(X.shape()[0]);
+}
+
+int run(const sx::Runtime& rt, const Config& c) {
+  const bool root = rt.rank() == 0;
+  const auto t_start = Clock::now();
+  nlohmann::json report;
+  report["ranks"] = rt.size();
+  const ml::TokenizeFn tokenize = make_tokenizer(c);
+
+  // 1. Read and tokenize.
+  rt.barrier();
+  auto t0 = Clock::now();
+  ml::Documents all;
+  std::string source;
+  if (!c.train.empty()) {
+    all = ml::read_labeled_documents(c.train, tokenize);
+    ml::check_binary_labels(all, c.train);
+    source = c.train;
+  } else {
+    all = concatenate(ml::read_documents(c.positive, 1.0, tokenize), ml::read_documents(c.negative, 0.0, tokenize));
+    source = c.positive + " + " + c.negative;
+  }
+  ml::Documents train, test;
+  std::int64_t test_bytes = 0;
+  if (!c.test.empty()) {
+    train = std::move(all);
+    test = ml::read_labeled_documents(c.test, tokenize);
+    ml::check_binary_labels(test, c.test);
+    test_bytes = test.bytes;
+  } else {
+    train = select(all, c, true);
+    test = select(all, c, false);
+    train.total = global_count(static_cast<std::int64_t>(train.terms.size()));
+    test.total = global_count(static_cast<std::int64_t>(test.terms.size()));
+    train.bytes = all.bytes, train.empty_lines = all.empty_lines, train.invalid_utf8 = all.invalid_utf8;
+    train.long_lines = all.long_lines;
+  }
+  rt.barrier();
+  const double t_read = seconds_since(t0);
+  if (train.total == 0)
+    throw sx::value_error(fmt::format("spartanxx-tfidf-lr: the training set is empty ({} has no documents{})", source,
+                                      c.test.empty() ? " in the training share" : ""));
+  if (root) {
+    fmt::print("spartanxx-tfidf-lr: TF-IDF + logistic regression ({}) on {} ranks\n", c.algorithm, rt.size());
+    fmt::print("  input     {}: {} documents, {:.1f} MB of text; {} blank lines skipped, {} with invalid UTF-8 "
+               "(repaired), {} over 1 MiB\n",
+               source, all.total ? all.total : train.total, train.bytes / 1e6, train.empty_lines, train.invalid_utf8,
+               train.long_lines);
+    fmt::print("  split     {} training, {} test documents{}\n", train.total, test.total,
+               c.test.empty() ? fmt::format(" (held-out fraction {}, seed {})", c.test_fraction, c.split_seed)
+                              : " (" + c.test + ")");
+    std::fflush(stdout);
+  }
+
+  // 2. Features: term counts by hashing, IDF fitted on the training documents.
+  rt.barrier();
+  t0 = Clock::now();
+  const ml::HashingTF htf(c.num_features, c.hash == "ml" ? ml::HashVariant::ml : ml::HashVariant::mllib, c.binary);
+  const sx::Array tf_train = htf.transform(train.terms);
+  const sx::Array tf_test = htf.transform(test.terms);
+  tf_train.evaluate();
+  tf_test.evaluate();
+  rt.barrier();
+  const double t_hash = seconds_since(t0);
+  t0 = Clock::now();
+  const ml::IDFModel idf = ml::IDF(c.min_doc_freq).fit(tf_train);
+  const sx::Array X = idf.transform(tf_train);
+  const sx::Array Xt = idf.transform(tf_test);
+  X.evaluate();
+  Xt.evaluate();
+  const sx::Array y = sx::from_rank_parts(train.labels);
+  const sx::Array yt = sx::from_rank_parts(test.labels);
+  rt.barrier();
+  const double t_idf = seconds_since(t0);
+  const double featurize = t_read + t_hash + t_idf;
+  const double mb = (train.bytes + test_bytes) / 1e6;
+  if (root) {
+    fmt::print("  features  {} ({} hashing{}), {} stored in training, {} in test; min doc freq {}\n", c.num_features,
+               c.hash, c.binary ? ", binary" : "", sx::nnz(X), sx::nnz(Xt), c.min_doc_freq);
+    fmt::print("  featurize {:.3f} s = read+tokenize {:.3f} + hash {:.3f} + IDF {:.3f}: {:.1f} MB/s\n", featurize,
+               t_read, t_hash, t_idf, mb / featurize);
+    std::fflush(stdout);
+  }
+
+  // 3. Train.
+  rt.barrier();
+  t0 = Clock::now();
+  const bool sgd = c.algorithm == "sgd";
+  Progress progress(root, sgd ? c.sgd.num_iterations : c.lbfgs.max_iter);
+  auto on_iteration = [&progress](int i, double loss) { progress(i, loss); };
+  ml::LogisticRegressionModel model = [&] {
+    if (sgd) {
+      ml::SGDOptions o = c.sgd;
+      o.on_iteration = on_iteration;
+      return ml::train_logistic_regression_sgd(X, y, o);
+    }
+#if TMP_HAVE_LBFGS
+    ml::LBFGSOptions o = c.lbfgs;
+    o.on_iteration = on_iteration;
+    return ml::train_logistic_regression_lbfgs(X, y, o);
+#else
+    throw sx::value_error("lbfgs not built yet");
+#endif
+  }();
+  model.set_threshold(c.threshold);
+  rt.barrier();
+  const double t_train = seconds_since(t0);
+  progress.done();
+  const double final_loss = model.loss_history().empty() ? std::nan("") : model.loss_history().back();
+  if (root) {
+    fmt::print("  train     {} iterations in {:.3f} s ({:.2f} ms each), final loss {:.6f}\n", model.iterations(),
+               t_train, model.iterations() ? 1e3 * t_train / model.iterations() : 0.0, final_loss);
+    std::fflush(stdout);
+  }
+
+  // 4. Evaluate.
+  t0 = Clock::now();
+  const ml::BinaryMetrics m_train = ml::binary_metrics(y, model.predict_probability(X), c.threshold);
+  ml::BinaryMetrics m_test;
+  if (test.total > 0) m_test = ml::binary_metrics(yt, model.predict_probability(Xt), c.threshold);
+  const double t_eval = seconds_since(t0);
+  if (root) {
+    print_metrics("train", m_train);
+    if (test.total > 0)
+      print_metrics("test", m_test);
+    else
+      fmt::print("  test      no documents to evaluate on\n");
+  }
+
+  // 5. Predict an unlabeled file.
+  std::int64_t predicted = 0;
+  if (!c.predict.empty()) {
+    predicted = predict_file(c, tokenize, htf, idf, model);
+    if (root) fmt::print("  predict   {} documents of {} -> {}\n", predicted, c.predict, c.predictions);
+  }
+
+  report["input"] = {{"source", source},           {"documents", all.total ? all.total : train.total},
+                     {"bytes", train.bytes},       {"blank_lines", train.empty_lines},
+                     {"invalid_utf8", train.invalid_utf8}, {"long_lines", train.long_lines}};
+  report["split"] = {{"train", train.total}, {"test", test.total}, {"test_fraction", c.test.empty() ? c.test_fraction : 0.0},
+                     {"seed", c.split_seed}};
+  report["features"] = {{"num_features", c.num_features}, {"hash", c.hash}, {"binary", c.binary},
+                        {"min_doc_freq", c.min_doc_freq}, {"train_nnz", sx::nnz(X)}, {"test_nnz", sx::nnz(Xt)}};
+  report["model"] = {{"algorithm", c.algorithm},
+                     {"iterations", model.iterations()},
+                     {"final_loss", std::isfinite(final_loss) ? nlohmann::json(final_loss) : nlohmann::json(nullptr)},
+                     {"intercept", model.intercept()},
+                     {"threshold", c.threshold}};
+  report["train"] = metrics_json(m_train);
+  if (test.total > 0) report["test"] = metrics_json(m_test);
+  if (!c.predict.empty()) report["predict"] = {{"file", c.predict}, {"documents", predicted}, {"output", c.predictions}};
+  report["seconds"] = {{"read_tokenize", t_read}, {"hash", t_hash},   {"idf", t_idf},
+                       {"featurize", featurize},  {"train", t_train}, {"evaluate", t_eval},
+                       {"total", seconds_since(t_start)}};
+  report["featurize_mb_per_s"] = mb / featurize;
+  if (!c.metrics_json.empty()) sx::io::write_text(c.metrics_json, root ? report.dump(2) + "\n" : std::string());
+  if (root) {
+    if (!c.metrics_json.empty()) fmt::print("  metrics   {}\n", c.metrics_json);
+    fmt::print("  total     {:.3f} s\n", seconds_since(t_start));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spartanxx::Runtime rt(argc, argv);
+  Config c;
+  CLI::App app{
+      "spartanxx-tfidf-lr: a TF-IDF + logistic regression text classifier (Spark MLlib's HashingTF, IDF and "
+      "LogisticRegressionWithSGD / L-BFGS) on spartanxx arrays; run under mpirun"};
+  app.set_version_flag("--version", "spartanxx-tfidf-lr 0.1");
+
+  auto* g_in = app.add_option_group("input");
+  auto* o_train = g_in->add_option("--train", c.train, "training file: label<TAB>text per line, label 0 or 1 (plain or .gz)");
+  auto* o_pos = g_in->add_option("--positive", c.positive, "training documents of label 1, one per line (with --negative)");
+  auto* o_neg = g_in->add_option("--negative", c.negative, "training documents of label 0, one per line (with --positive)");
+  o_pos->needs(o_neg);
+  o_neg->needs(o_pos);
+  o_train->excludes(o_pos)->excludes(o_neg);
+  auto* o_test = g_in->add_option("--test", c.test, "test file (label<TAB>text); default: a held-out share of the training input");
+  auto* o_frac = g_in->add_option("--test-fraction", c.test_fraction, "held-out share of the training input")
+                     ->check(CLI::Range(0.0, 1.0))
+                     ->capture_default_str();
+  o_test->excludes(o_frac);
+  g_in->add_option("--split-seed", c.split_seed, "seed of the train/test split (the same at every rank count)")->capture_default_str();
+  g_in->add_option("--predict", c.predict, "unlabeled documents to classify, one per line");
+  g_in->add_flag("--predict-ids", c.predict_ids, "predict lines are id,text: the id is written instead of the line number");
+  g_in->add_option("--predictions", c.predictions, "where --predict writes id<TAB>prediction<TAB>probability")->capture_default_str();
+  g_in->add_option("--metrics-json", c.metrics_json, "write the metrics and timings as JSON to this file");
+
+  auto* g_tok = app.add_option_group("tokenizer");
+  g_tok->add_option("--tokenizer", c.tokenizer, "standard (Spark Tokenizer: lower-case, split on whitespace), regex, or split")
+      ->check(CLI::IsMember({"standard", "regex", "split"}))
+      ->capture_default_str();
+  g_tok->add_option("--pattern", c.pattern, "regex tokenizer: the pattern (ECMAScript)")->capture_default_str();
+  g_tok->add_option("--gaps", c.gaps, "regex tokenizer: the pattern matches gaps (true) or terms (false)")->capture_default_str();
+  g_tok->add_option("--min-token-length", c.min_token_length, "regex tokenizer: shortest term kept")->capture_default_str();
+  g_tok->add_option("--lowercase", c.lowercase, "regex tokenizer: lower-case first")->capture_default_str();
+  g_tok->add_option("--delimiter", c.delimiter, "split tokenizer: the delimiter")->capture_default_str();
+
+  auto* g_feat = app.add_option_group("features");
+  g_feat->add_option("--num-features", c.num_features, "hashed feature space size")->check(CLI::PositiveNumber)->capture_default_str();
+  g_feat->add_option("--hash", c.hash, "mllib (spark.mllib's legacy murmur3) or ml (spark.ml >= 3.0)")
+      ->check(CLI::IsMember({"mllib", "ml"}))
+      ->capture_default_str();
+  g_feat->add_flag("--binary", c.binary, "term presence (1) instead of counts");
+  g_feat->add_option("--min-doc-freq", c.min_doc_freq, "IDF: terms in fewer training documents get weight 0")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+
+  auto* g_model = app.add_option_group("model");
+  g_model->add_option("--algorithm", c.algorithm, "sgd (LogisticRegressionWithSGD) or lbfgs (LogisticRegression)")
+      ->check(CLI::IsMember({"sgd", "lbfgs"}))
+      ->capture_default_str();
+  g_model->add_option("--iterations", c.sgd.num_iterations, "sgd: numIterations")->check(CLI::NonNegativeNumber)->capture_default_str();
+  g_model->add_option("--step-size", c.sgd.step_size, "sgd: stepSize")->check(CLI::PositiveNumber)->capture_default_str();
+  g_model->add_option("--mini-batch-fraction", c.sgd.mini_batch_fraction, "sgd: miniBatchFraction")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  g_model->add_option("--convergence-tol", c.sgd.convergence_tol, "sgd: convergenceTol")->check(CLI::NonNegativeNumber)->capture_default_str();
+  g_model->add_option("--reg-param", c.sgd.reg_param, "L2 regularization (sgd and lbfgs)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  g_model->add_flag("--intercept,!--no-intercept", c.sgd.intercept, "sgd: fit an intercept (lbfgs always does unless --no-intercept)");
+  g_model->add_option("--seed", c.sgd.seed, "sgd: mini-batch sampling seed")->capture_default_str();
+  g_model->add_option("--max-iter", c.lbfgs.max_iter, "lbfgs: maxIter")->check(CLI::NonNegativeNumber)->capture_default_str();
+  g_model->add_option("--tol", c.lbfgs.tol, "lbfgs: convergence tolerance")->check(CLI::NonNegativeNumber)->capture_default_str();
+  g_model->add_option("--standardization", c.lbfgs.standardization, "lbfgs: standardize features internally")->capture_default_str();
+  g_model->add_option("--threshold", c.threshold, "predict 1 when the probability exceeds this")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+    if (c.train.empty() && c.positive.empty())
+      throw CLI::RequiredError("--train or --positive/--negative");
+  } catch (const CLI::ParseError& e) {
+    // Every rank parses the same arguments, so every rank ends here; rank 0 speaks.
+    if (rt.rank() == 0) return app.exit(e);
+    return e.get_exit_code();
+  }
+  c.lbfgs.reg_param = c.sgd.reg_param;
+  if (app.count("--no-intercept") > 0 || app.count("--intercept") > 0) c.lbfgs.fit_intercept = c.sgd.intercept;
+
+  try {
+    return run(rt, c);
+  } catch (const std::exception& e) {
+    // Errors are agreed on across ranks, so every rank lands here with the same message.
+    fmt::print(stderr, "[rank {}] spartanxx-tfidf-lr: {}\n", rt.rank(), e.what());
+    return 1;
+  }
+}
