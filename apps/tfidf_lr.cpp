@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <fstream>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -69,26 +69,25 @@ struct Config {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-ml::TokenizeFn make_tokenizer(const Config& c) {
-  if (c.tokenizer == "standard") return [](std::string_view s) { return ml::tokenize(s); };
+using TermsFn = std::function<void(std::string_view, const ml::TermSink&)>;
+
+/// The tokenizer, as a function that passes a text's terms to the hashing one by one.
+TermsFn make_tokenizer(const Config& c) {
+  if (c.tokenizer == "standard") return [](std::string_view s, const ml::TermSink& emit) { ml::for_each_token(s, emit); };
   if (c.tokenizer == "split") {
     const char d = c.delimiter;
-    return [d](std::string_view s) { return ml::split_on(s, d); };
+    return [d](std::string_view s, const ml::TermSink& emit) { ml::for_each_split(s, d, emit); };
   }
   auto re = std::make_shared<ml::RegexTokenizer>(c.pattern, c.gaps, c.min_token_length, c.lowercase);
-  return [re](std::string_view s) { return (*re)(s); };
+  return [re](std::string_view s, const ml::TermSink& emit) {
+    for (const std::string& t : (*re)(s)) emit(t);
+  };
 }
-
-/// The documents of this rank, labeled, with their number in the input (for the split).
-struct Corpus {
-  ml::Documents docs;
-  std::string source;  // for messages
-};
 
 /// Appends b's documents after a's: a's numbers first, then b's (offset by a's total).
 ml::Documents concatenate(ml::Documents a, ml::Documents b) {
-  for (std::size_t k = 0; k < b.terms.size(); ++k) {
-    a.terms.push_back(std::move(b.terms[k]));
+  for (std::size_t k = 0; k < b.texts.size(); ++k) {
+    a.texts.push_back(std::move(b.texts[k]));
     a.labels.push_back(b.labels[k]);
     a.index.push_back(a.total + b.index[k]);
     a.line.push_back(b.line[k]);
@@ -104,9 +103,9 @@ ml::Documents concatenate(ml::Documents a, ml::Documents b) {
 /// The documents of `from` that are (or are not) in the training share.
 ml::Documents select(ml::Documents& from, const Config& c, bool training) {
   ml::Documents out;
-  for (std::size_t k = 0; k < from.terms.size(); ++k) {
+  for (std::size_t k = 0; k < from.texts.size(); ++k) {
     if (ml::in_training_split(c.split_seed, from.index[k], 1.0 - c.test_fraction) != training) continue;
-    out.terms.push_back(std::move(from.terms[k]));
+    out.texts.push_back(std::move(from.texts[k]));
     out.labels.push_back(from.labels[k]);
     out.index.push_back(from.index[k]);
     out.line.push_back(from.line[k]);
@@ -170,26 +169,25 @@ void print_metrics(const char* name, const ml::BinaryMetrics& m) {
 }
 
 /// Writes "id<TAB>prediction<TAB>probability" for every document of an unlabeled file.
-std::int64_t predict_file(const Config& c, const ml::TokenizeFn& tokenize, const ml::HashingTF& htf,
+std::int64_t predict_file(const Config& c, const TermsFn& tokenize, const ml::HashingTF& htf,
                           const ml::IDFModel& idf, const ml::LogisticRegressionModel& model) {
   sx::io::TextLines t = sx::io::read_text_lines(c.predict);
-  std::vector<std::vector<std::string>> terms;
+  std::vector<std::string> texts;
   std::vector<std::string> ids;
   for (std::size_t k = 0; k < t.lines.size(); ++k) {
     std::string& line = t.lines[k];
     if (line.find_first_not_of(" \t\r\v\f") == std::string::npos) continue;  // blank: no document
     ml::repair_utf8(line);
-    std::string_view text = line;
     if (c.predict_ids) {
       const std::size_t comma = line.find(',');
       ids.push_back(line.substr(0, comma));
-      text = comma == std::string::npos ? std::string_view() : text.substr(comma + 1);
+      line.erase(0, comma == std::string::npos ? line.size() : comma + 1);
     } else {
       ids.push_back(std::to_string(t.first_line + static_cast<std::int64_t>(k)));  // the line number, from 0
     }
-    terms.push_back(tokenize(text));
+    texts.push_back(std::move(line));
   }
-  const sx::Array X = idf.transform(htf.transform(terms));
+  const sx::Array X = idf.transform(htf.transform_texts(texts, tokenize));
   const Eigen::VectorXd p = sx::to_eigen(model.predict_probability(X));  // every rank: n values
   const std::int64_t first = count_before(static_cast<std::int64_t>(ids.size()));
   std::string out;
@@ -206,7 +204,7 @@ int run(const sx::Runtime& rt, const Config& c) {
   const auto t_start = Clock::now();
   nlohmann::json report;
   report["ranks"] = rt.size();
-  const ml::TokenizeFn tokenize = make_tokenizer(c);
+  const TermsFn tokenize = make_tokenizer(c);
 
   // 1. Read and tokenize.
   rt.barrier();
@@ -214,25 +212,25 @@ int run(const sx::Runtime& rt, const Config& c) {
   ml::Documents all;
   std::string source;
   if (!c.train.empty()) {
-    all = ml::read_labeled_documents(c.train, tokenize);
+    all = ml::read_labeled_documents(c.train, nullptr);
     ml::check_binary_labels(all, c.train);
     source = c.train;
   } else {
-    all = concatenate(ml::read_documents(c.positive, 1.0, tokenize), ml::read_documents(c.negative, 0.0, tokenize));
+    all = concatenate(ml::read_documents(c.positive, 1.0, nullptr), ml::read_documents(c.negative, 0.0, nullptr));
     source = c.positive + " + " + c.negative;
   }
   ml::Documents train, test;
   std::int64_t test_bytes = 0;
   if (!c.test.empty()) {
     train = std::move(all);
-    test = ml::read_labeled_documents(c.test, tokenize);
+    test = ml::read_labeled_documents(c.test, nullptr);
     ml::check_binary_labels(test, c.test);
     test_bytes = test.bytes;
   } else {
     train = select(all, c, true);
     test = select(all, c, false);
-    train.total = global_count(static_cast<std::int64_t>(train.terms.size()));
-    test.total = global_count(static_cast<std::int64_t>(test.terms.size()));
+    train.total = global_count(static_cast<std::int64_t>(train.texts.size()));
+    test.total = global_count(static_cast<std::int64_t>(test.texts.size()));
     train.bytes = all.bytes, train.empty_lines = all.empty_lines, train.invalid_utf8 = all.invalid_utf8;
     train.long_lines = all.long_lines;
   }
@@ -257,8 +255,8 @@ int run(const sx::Runtime& rt, const Config& c) {
   rt.barrier();
   t0 = Clock::now();
   const ml::HashingTF htf(c.num_features, c.hash == "ml" ? ml::HashVariant::ml : ml::HashVariant::mllib, c.binary);
-  const sx::Array tf_train = htf.transform(train.terms);
-  const sx::Array tf_test = htf.transform(test.terms);
+  const sx::Array tf_train = htf.transform_texts(train.texts, tokenize);
+  const sx::Array tf_test = htf.transform_texts(test.texts, tokenize);
   tf_train.evaluate();
   tf_test.evaluate();
   rt.barrier();
@@ -278,7 +276,7 @@ int run(const sx::Runtime& rt, const Config& c) {
   if (root) {
     fmt::print("  features  {} ({} hashing{}), {} stored in training, {} in test; min doc freq {}\n", c.num_features,
                c.hash, c.binary ? ", binary" : "", sx::nnz(X), sx::nnz(Xt), c.min_doc_freq);
-    fmt::print("  featurize {:.3f} s = read+tokenize {:.3f} + hash {:.3f} + IDF {:.3f}: {:.1f} MB/s\n", featurize,
+    fmt::print("  featurize {:.3f} s = read {:.3f} + tokenize/hash {:.3f} + IDF {:.3f}: {:.1f} MB/s\n", featurize,
                t_read, t_hash, t_idf, mb / featurize);
     std::fflush(stdout);
   }
@@ -350,7 +348,7 @@ int run(const sx::Runtime& rt, const Config& c) {
   report["train"] = metrics_json(m_train);
   if (test.total > 0) report["test"] = metrics_json(m_test);
   if (!c.predict.empty()) report["predict"] = {{"file", c.predict}, {"documents", predicted}, {"output", c.predictions}};
-  report["seconds"] = {{"read_tokenize", t_read}, {"hash", t_hash},   {"idf", t_idf},
+  report["seconds"] = {{"read", t_read}, {"tokenize_hash", t_hash},   {"idf", t_idf},
                        {"featurize", featurize},  {"train", t_train}, {"evaluate", t_eval},
                        {"total", seconds_since(t_start)}};
   report["featurize_mb_per_s"] = mb / featurize;

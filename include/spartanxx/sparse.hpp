@@ -23,6 +23,16 @@ Array sparse_from_triplets(const Shape& shape, const std::vector<std::int64_t>& 
                            const std::vector<std::int64_t>& cols, const std::vector<double>& values,
                            DType dtype = DType::f64);
 
+/// A sparse matrix of num_cols columns whose rows each rank makes itself, in CSR form:
+/// this rank's rows come after those of the ranks before it (rank 0's first), and each
+/// rank keeps the rows it made (no data moves; the row split is the ranks' row counts).
+/// row_ptr has one entry more than this rank's rows (it may have none) and starts at 0;
+/// columns are local to each row, which is kept as it is when its columns are ascending
+/// and otherwise sorted with duplicates summed. Collective; a bad row_ptr or a column
+/// outside [0, num_cols) raises value_error / index_error on every rank.
+Array sparse_from_local_rows(std::int64_t num_cols, std::vector<std::int64_t> row_ptr, std::vector<std::int64_t> cols,
+                             const std::vector<double>& values, DType dtype = DType::f64);
+
 /// A sparse (n, m) matrix from CSR arrays that every rank passes whole (each keeps its
 /// rows): row_ptr has n + 1 entries, cols and values row_ptr[n]. Duplicates are summed
 /// and columns sorted. Collective.

@@ -108,6 +108,58 @@ Array sparse_from_csr(const Shape& shape, const std::int64_t* row_ptr, const std
   return materialize_sparse(detail::sparse_from_tiles(layout, dtype, std::move(tiles), comm));
 }
 
+Array sparse_from_local_rows(std::int64_t num_cols, std::vector<std::int64_t> row_ptr, std::vector<std::int64_t> cols,
+                             const std::vector<double>& values, DType dtype) {
+  constexpr const char* kOp = "sparse_from_local_rows";
+  auto& comm = detail::context_comm();
+  bool sorted = true;
+  comm.run_agreed([&] {
+    if (num_cols < 0) throw value_error(fmt::format("{}: {} columns", kOp, num_cols));
+    if (row_ptr.empty() || row_ptr[0] != 0)
+      throw value_error(fmt::format("{}: row_ptr on rank {} must start with 0", kOp, comm.rank()));
+    if (row_ptr.back() != static_cast<std::int64_t>(cols.size()) || cols.size() != values.size())
+      throw value_error(fmt::format("{}: on rank {} row_ptr ends at {} but {} columns and {} values are given", kOp,
+                                    comm.rank(), row_ptr.back(), cols.size(), values.size()));
+    for (std::size_t r = 0; r + 1 < row_ptr.size(); ++r) {
+      if (row_ptr[r + 1] < row_ptr[r])
+        throw value_error(fmt::format("{}: row_ptr on rank {} decreases at local row {}", kOp, comm.rank(), r));
+      for (std::int64_t k = row_ptr[r]; k < row_ptr[r + 1]; ++k) {
+        if (cols[k] < 0 || cols[k] >= num_cols)
+          throw index_error(fmt::format("{}: local row {} on rank {} has column {}, outside [0, {})", kOp, r,
+                                        comm.rank(), cols[k], num_cols));
+        if (k > row_ptr[r] && cols[k] <= cols[k - 1]) sorted = false;
+      }
+    }
+  });
+  const index_t mine = static_cast<index_t>(row_ptr.size()) - 1;
+  const auto counts = comm.allgather(mine);
+  std::vector<index_t> splits(counts.size() + 1, 0);
+  for (std::size_t p = 0; p < counts.size(); ++p) splits[p + 1] = splits[p] + counts[p];
+  const Shape shape{splits.back(), num_cols};
+  const detail::Layout layout = detail::sparse_rows_layout(shape, splits);
+  detail::CsrTile tile;
+  if (sorted) {
+    auto pat = std::make_shared<detail::CsrPattern>();
+    pat->row_ptr = std::move(row_ptr);
+    pat->col = std::move(cols);
+    tile.values = detail::Buffer(values.size() * itemsize(dtype));
+    detail::convert(reinterpret_cast<const std::byte*>(values.data()), DType::f64, tile.values.data(), dtype,
+                    values.size());
+    tile.pattern = std::move(pat);
+  } else {
+    // Some row is out of order or repeats a column: sort each row, summing duplicates.
+    detail::Triplets t;
+    t.col = std::move(cols), t.val = values;
+    t.row.resize(t.col.size());
+    for (index_t r = 0; r < mine; ++r)
+      std::fill(t.row.begin() + row_ptr[r], t.row.begin() + row_ptr[r + 1], splits[comm.rank()] + r);
+    tile = detail::csr_from_triplets(splits[comm.rank()], splits[comm.rank() + 1], t, dtype);
+  }
+  std::vector<detail::CsrTile> tiles;
+  tiles.push_back(std::move(tile));
+  return materialize_sparse(detail::sparse_from_tiles(layout, dtype, std::move(tiles), comm));
+}
+
 Array todense(const Array& a) {
   const auto& in = detail::node_of(a, "todense");
   if (!in->sparse) return a;

@@ -32,7 +32,10 @@ void add_document(Documents& d, std::string text, double label, std::int64_t lin
   }
   d.invalid_utf8 += repair_utf8(text);
   d.long_lines += text.size() > (std::size_t{1} << 20);
-  d.terms.push_back(tokenize(text));
+  if (tokenize)
+    d.terms.push_back(tokenize(text));
+  else
+    d.texts.push_back(std::move(text));
   d.labels.push_back(label);
   d.line.push_back(line);
 }
@@ -65,11 +68,11 @@ void raise_first_bad(std::int64_t bad_line, const std::string& bad_message) {
 }
 
 void finish(Documents& d, std::int64_t bad_line, const std::string& bad_message) {
-  std::int64_t counts[5] = {static_cast<std::int64_t>(d.terms.size()), d.empty_lines, d.invalid_utf8, d.long_lines,
+  std::int64_t counts[5] = {static_cast<std::int64_t>(d.labels.size()), d.empty_lines, d.invalid_utf8, d.long_lines,
                             d.bytes};
   MPI_Allreduce(MPI_IN_PLACE, counts, 5, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
   raise_first_bad<io_error>(bad_line, bad_message);
-  const auto mine = static_cast<std::int64_t>(d.terms.size());
+  const auto mine = static_cast<std::int64_t>(d.labels.size());
   const std::int64_t before = detail::count_before(mine);
   for (std::int64_t k = 0; k < mine; ++k) d.index.push_back(before + k);
   d.total = counts[0];
@@ -109,7 +112,8 @@ Documents read_labeled_documents(const std::string& path, const TokenizeFn& toke
                                 std::string(label.substr(0, 40)));
       break;
     }
-    add_document(d, line.substr(tab + 1), value, file_line, tokenize);
+    line.erase(0, tab + 1);
+    add_document(d, std::move(line), value, file_line, tokenize);
   }
   finish(d, bad_line, bad_message);
   return d;

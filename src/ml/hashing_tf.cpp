@@ -1,8 +1,6 @@
 // spartanxx::ml::HashingTF, on the public API only.
 #include "spartanxx/ml/hashing_tf.hpp"
 
-#include <mpi.h>
-
 #include <algorithm>
 #include <cstring>
 
@@ -10,7 +8,6 @@
 
 #include "spartanxx/errors.hpp"
 #include "spartanxx/sparse.hpp"
-#include "ml/rank_order.hpp"
 
 namespace spartanxx::ml {
 
@@ -89,28 +86,60 @@ std::int64_t HashingTF::index_of(std::string_view term) const {
   return r < 0 ? r + num_features_ : r;
 }
 
-Array HashingTF::transform(const std::vector<std::vector<std::string>>& local_documents) const {
-  // Rows of this rank's documents: after those of the ranks before it.
-  std::int64_t mine = static_cast<std::int64_t>(local_documents.size()), total = 0;
-  const std::int64_t first = detail::count_before(mine);
-  MPI_Allreduce(&mine, &total, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
-  std::vector<std::int64_t> rows, cols;
+namespace {
+
+/// Rows of a sparse matrix in CSR form, made one document at a time from its indices.
+struct RowBuilder {
+  explicit RowBuilder(bool b) : binary(b) {}
+  bool binary;
+  std::vector<std::int64_t> row_ptr{0}, cols;
   std::vector<double> vals;
-  std::vector<std::int64_t> seen;
-  for (std::size_t d = 0; d < local_documents.size(); ++d) {
-    const std::int64_t row = first + static_cast<std::int64_t>(d);
-    if (binary_) {
-      seen.clear();
-      for (const std::string& term : local_documents[d]) seen.push_back(index_of(term));
-      std::sort(seen.begin(), seen.end());
-      seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
-      for (std::int64_t c : seen) rows.push_back(row), cols.push_back(c), vals.push_back(1.0);
-      continue;
+
+  /// Appends the row of one document's (unsorted, repeated) indices, which it sorts.
+  void add(std::vector<std::int64_t>& index) {
+    std::sort(index.begin(), index.end());
+    for (std::size_t k = 0; k < index.size();) {
+      std::size_t e = k + 1;
+      while (e < index.size() && index[e] == index[k]) ++e;
+      cols.push_back(index[k]);
+      vals.push_back(binary ? 1.0 : static_cast<double>(e - k));
+      k = e;
     }
-    // Counts: repeated (row, index) triplets are summed when the matrix is made.
-    for (const std::string& term : local_documents[d]) rows.push_back(row), cols.push_back(index_of(term)), vals.push_back(1.0);
+    row_ptr.push_back(static_cast<std::int64_t>(cols.size()));
   }
-  return sparse_from_triplets({total, num_features_}, rows, cols, vals);
+
+  Array finish(std::int64_t num_features) {
+    return sparse_from_local_rows(num_features, std::move(row_ptr), std::move(cols), vals);
+  }
+};
+
+}  // namespace
+
+Array HashingTF::transform(const std::vector<std::vector<std::string>>& local_documents) const {
+  // Each rank makes the rows of its own documents (they follow the ranks before it):
+  // a document's indices sorted, equal ones counted (or, with binary, kept once).
+  RowBuilder rows(binary_);
+  std::vector<std::int64_t> index;
+  for (const auto& doc : local_documents) {
+    index.clear();
+    for (const std::string& term : doc) index.push_back(index_of(term));
+    rows.add(index);
+  }
+  return rows.finish(num_features_);
+}
+
+Array HashingTF::transform_texts(
+    const std::vector<std::string>& local_texts,
+    const std::function<void(std::string_view, const std::function<void(std::string_view)>&)>& terms) const {
+  RowBuilder rows(binary_);
+  std::vector<std::int64_t> index;
+  const std::function<void(std::string_view)> sink = [&](std::string_view term) { index.push_back(index_of(term)); };
+  for (const std::string& text : local_texts) {
+    index.clear();
+    terms(text, sink);
+    rows.add(index);
+  }
+  return rows.finish(num_features_);
 }
 
 }  // namespace spartanxx::ml

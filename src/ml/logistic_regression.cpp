@@ -63,7 +63,10 @@ LogisticRegressionModel train_logistic_regression_sgd(const Array& X, const Arra
     const double count = all ? static_cast<double>(n) : sum(batch).item();
     iterations = i;
     if (count == 0) continue;  // Spark skips an empty mini-batch
+    // The margin once (one pass over X): the loss and the gradient both read it, so the
+    // gradient pass does not compute X w again.
     const Array margin = dot(X, w) + b;
+    margin.evaluate();
     Array r = sigmoid(margin) - y;
     // Logistic loss log(1 + exp(m)) - y m, computed without overflow.
     Array loss = maximum(margin, 0.0) + log1p(exp(-abs(margin))) - y * margin;

@@ -99,6 +99,67 @@ std::vector<std::string> split_on(std::string_view text, char delimiter) {
   return java_split_result(std::move(parts), text.empty());
 }
 
+namespace {
+
+/// Java's split rules on a stream of pieces: empty pieces are held back until a
+/// non-empty one follows (trailing ones are dropped), and "" gives one empty term.
+class JavaSplitSink {
+ public:
+  explicit JavaSplitSink(const TermSink& emit) : emit_(emit) {}
+  void piece(std::string_view p) {
+    if (p.empty()) {
+      ++pending_;
+      return;
+    }
+    for (; pending_ > 0; --pending_) emit_(std::string_view());
+    emit_(p);
+  }
+
+ private:
+  const TermSink& emit_;
+  std::size_t pending_ = 0;
+};
+
+}  // namespace
+
+void for_each_split(std::string_view text, char delimiter, const TermSink& emit) {
+  if (text.empty()) return emit(std::string_view());
+  JavaSplitSink sink(emit);
+  std::size_t at = 0;
+  for (;;) {
+    const std::size_t d = text.find(delimiter, at);
+    if (d == std::string_view::npos) break;
+    sink.piece(text.substr(at, d - at));
+    at = d + 1;
+  }
+  sink.piece(text.substr(at));
+}
+
+void for_each_token(std::string_view text, const TermSink& emit) {
+  if (text.empty()) return emit(std::string_view());
+  JavaSplitSink sink(emit);
+  std::string lower;  // a term with upper-case letters, lower-cased
+  auto piece = [&](std::size_t from, std::size_t to) {
+    std::string_view p = text.substr(from, to - from);
+    bool upper = false;
+    for (char c : p) upper |= c >= 'A' && c <= 'Z';
+    if (upper) {
+      lower.assign(p);
+      for (char& c : lower)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      p = lower;
+    }
+    sink.piece(p);
+  };
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < text.size(); ++i)
+    if (is_java_space(text[i])) {
+      piece(start, i);
+      start = i + 1;
+    }
+  piece(start, text.size());
+}
+
 std::vector<std::string> tokenize(std::string_view text) {
   const std::string lower = ascii_lower(text);
   std::vector<std::string> parts;

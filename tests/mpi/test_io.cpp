@@ -3,6 +3,10 @@
 // METIS graphs); the library is never its own reference. Errors must be the typed
 // exception on every rank, naming the file and the line.
 #include <gtest/gtest.h>
+
+#include <iterator>
+
+#include <numeric>
 #include <zlib.h>
 #include <mpi.h>
 
@@ -28,6 +32,7 @@
 #include <Eigen/SparseCore>
 
 #include "mpi/metis_graph.hpp"
+#include "mpi/sparse_support.hpp"
 #include "mpi/test_support.hpp"
 #include "spartanxx/io.hpp"
 #include "spartanxx/ml/documents.hpp"
@@ -103,6 +108,7 @@ class Libsvm : public TempDirTest {};
 class MetisIo : public TempDirTest {};
 class TextLines : public TempDirTest {};
 class Documents : public TempDirTest {};
+class WriteText : public TempDirTest {};
 
 std::string read_text(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
@@ -855,6 +861,114 @@ TEST_F(Documents, BadLabelsRaiseOnEveryRankWithTheLine) {
                                              {"bad2.tsv", "line 81", "no tab"});
   spartanxx_test::expect_error<sx::io_error>(
       [&] { spartanxx::ml::read_documents(path("absent.txt"), 0.0, spartanxx::ml::tokenize); }, {"absent.txt"});
+}
+
+// Without a tokenizer the documents keep their (repaired) text; lines, bytes and long
+// lines are counted; labels outside {0, 1} raise value_error naming the file and line.
+TEST_F(Documents, TextsLinesAndLabelChecks) {
+  std::string big(std::size_t{1} << 21, 'w');  // a 2 MiB document
+  for (std::size_t i = 5; i < big.size(); i += 6) big[i] = ' ';
+  const std::string text = "1\tFree MONEY\n\n0\t" + big + "\n1\tbad \xff byte\n0\tlast";
+  const std::string p = write_file("texts.tsv", text);
+  const auto d = spartanxx::ml::read_labeled_documents(p, nullptr);
+  EXPECT_EQ(d.total, 4);
+  EXPECT_EQ(d.long_lines, 1);
+  EXPECT_EQ(d.invalid_utf8, 1);
+  EXPECT_EQ(d.bytes, static_cast<std::int64_t>(text.size()) - 4);  // without the 4 line ends
+  EXPECT_TRUE(d.terms.empty());
+  sx::io::TextLines t;
+  for (std::size_t k = 0; k < d.texts.size(); ++k)
+    t.lines.push_back(fmt::format("{}|{}|{}", d.line[k], d.labels[k], d.texts[k].size() > 100 ? "big" : d.texts[k]));
+  EXPECT_EQ(gather_lines(t), (std::vector<std::string>{"1|1|Free MONEY", "3|0|big", "4|1|bad \xef\xbf\xbd byte", "5|0|last"}));
+  spartanxx::ml::check_binary_labels(d, p);  // all 0 or 1: nothing thrown
+  std::string many;
+  for (int i = 0; i < 50; ++i) many += (i == 37 ? "2" : std::to_string(i % 2)) + "\tword\n";
+  const std::string q = write_file("labels.tsv", many);
+  const auto e = spartanxx::ml::read_labeled_documents(q, spartanxx::ml::tokenize);
+  spartanxx_test::expect_error<sx::value_error>([&] { spartanxx::ml::check_binary_labels(e, q); },
+                                                {"labels.tsv", "line 38", "label 2", "0 or 1"});
+}
+
+// Every rank's text lands in one file in rank order (some ranks write nothing); a path
+// that cannot be written raises io_error on every rank and leaves nothing behind.
+TEST_F(WriteText, RankOrderAndNothingHalfWritten) {
+  const int me = world_rank(), P = world_size();
+  std::string mine;
+  if (me != 1)
+    for (int k = 0; k <= me * 3; ++k) mine += fmt::format("rank {} line {}\n", me, k);
+  std::string want;
+  for (int r = 0; r < P; ++r)
+    if (r != 1)
+      for (int k = 0; k <= r * 3; ++k) want += fmt::format("rank {} line {}\n", r, k);
+  const std::string p = path("out.tsv");
+  sx::io::write_text(p, mine);
+  std::ifstream in(p, std::ios::binary);
+  const std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, want);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const auto before = listing();
+  spartanxx_test::expect_error<sx::io_error>([&] { sx::io::write_text(path("no/such/dir/x.tsv"), mine); },
+                                             {"write_text", "no/such/dir/x.tsv"});
+  EXPECT_EQ(listing(), before);
+}
+
+// from_rank_parts: the ranks' values in rank order (uneven parts, some empty).
+TEST(RankParts, VectorFromEveryRanksValues) {
+  const int me = world_rank(), P = world_size();
+  std::vector<double> mine;
+  for (int k = 0; k < (me == 0 ? 0 : 2 * me + 1); ++k) mine.push_back(100.0 * me + k);
+  std::vector<double> all;
+  for (int r = 1; r < P; ++r)
+    for (int k = 0; k < 2 * r + 1; ++k) all.push_back(100.0 * r + k);
+  const sx::Array v = sx::from_rank_parts(mine);
+  ASSERT_EQ(v.shape(), (sx::Shape{static_cast<std::int64_t>(all.size())}));
+  const Eigen::VectorXd got = sx::to_eigen(v);
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(got(static_cast<Eigen::Index>(i)), all[i]);
+  EXPECT_NEAR(sx::sum(v).item(), std::accumulate(all.begin(), all.end(), 0.0), 1e-9);
+}
+
+// sparse_from_local_rows: each rank's CSR rows in rank order, kept where they were made;
+// unsorted rows with repeated columns are sorted and summed; bad input raises on every rank.
+TEST(RankParts, SparseFromLocalRows) {
+  const int me = world_rank(), P = world_size();
+  const std::int64_t m = 7;
+  // Rank r makes r + 1 rows (rank 1 none); row i of the whole matrix holds columns
+  // (i * 3 + j) % m for j < i % 4, with value i + j, given in descending order on odd ranks.
+  auto rows_of = [](int r) { return r == 1 ? 0 : r + 1; };
+  std::int64_t first = 0, n = 0;
+  for (int r = 0; r < P; ++r) n += rows_of(r);
+  for (int r = 0; r < me; ++r) first += rows_of(r);
+  Eigen::MatrixXd want = Eigen::MatrixXd::Zero(n, m);
+  std::vector<std::int64_t> row_ptr{0}, cols;
+  std::vector<double> vals;
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (int j = 0; j < i % 4; ++j) want(i, (i * 3 + j) % m) += static_cast<double>(i + j);
+    std::int64_t lowest = m;
+    for (int j = 0; j < i % 4; ++j) lowest = std::min(lowest, (i * 3 + j) % m);
+    if (lowest < m && i % 5 == 0) want(i, lowest) += 0.5;  // the repeated column below
+  }
+  for (std::int64_t i = first; i < first + rows_of(me); ++i) {
+    std::vector<std::pair<std::int64_t, double>> e;
+    for (int j = 0; j < i % 4; ++j) e.emplace_back((i * 3 + j) % m, static_cast<double>(i + j));
+    std::sort(e.begin(), e.end());
+    if (me % 2 == 1) std::reverse(e.begin(), e.end());
+    if (!e.empty() && i % 5 == 0) e.emplace_back(me % 2 == 1 ? e.back().first : e[0].first, 0.5);  // the lowest column again
+    for (const auto& [c, v] : e) cols.push_back(c), vals.push_back(v);
+    row_ptr.push_back(static_cast<std::int64_t>(cols.size()));
+  }
+  const sx::Array a = sx::sparse_from_local_rows(m, row_ptr, cols, vals);
+  ASSERT_EQ(a.shape(), (sx::Shape{n, m}));
+  EXPECT_TRUE(a.is_sparse());
+  spartanxx_test::expect_mat_near(sx::to_eigen(a), want);
+  spartanxx_test::expect_mat_near(sx::to_eigen(sx::dot(a, sx::ones({m}))), want.rowwise().sum());
+  // A column out of range on the last rank only: every rank throws.
+  std::vector<std::int64_t> bad_cols = cols;
+  if (me == P - 1 && !bad_cols.empty()) bad_cols.back() = m;
+  if (me == P - 1 && bad_cols.empty()) row_ptr = {0, 1}, bad_cols = {m}, vals = {1.0};
+  spartanxx_test::expect_error<sx::index_error>([&] { sx::sparse_from_local_rows(m, row_ptr, bad_cols, vals); },
+                                                {"sparse_from_local_rows", "outside [0, 7)"});
+  spartanxx_test::expect_error<sx::value_error>([&] { sx::sparse_from_local_rows(m, {0, 2}, {1}, {1.0}); },
+                                                {"sparse_from_local_rows", "row_ptr ends at 2"});
 }
 
 TEST(TrainTestSplit, SeededFractionIndependentOfRanks) {

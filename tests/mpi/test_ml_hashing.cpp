@@ -19,6 +19,7 @@
 #include "spartanxx/ml/idf.hpp"
 #include "spartanxx/ml/logistic_regression.hpp"
 #include "spartanxx/ml/metrics.hpp"
+#include "spartanxx/ml/tokenizer.hpp"
 #include "spartanxx/spartanxx.hpp"
 
 namespace sx = spartanxx;
@@ -150,6 +151,33 @@ TEST(MlHashing, TransformEqualsSerialCountsAtEveryRankCount) {
         EXPECT_EQ(m.shape(), (sx::Shape{static_cast<std::int64_t>(n), features}));
         spartanxx_test::expect_mat_near(sx::to_eigen(m), reference(tf, docs));
       }
+}
+
+// The texts path (terms found by for_each_token and passed to the hashing as they are
+// found) gives the matrix that tokenize + transform give, at every rank count.
+TEST(MlHashing, TransformTextsEqualsTokenizedTransform) {
+  std::vector<std::string> texts;
+  const std::vector<std::string> words = {"Spam", "ham", "FREE", "money", "naïve", "日本語", "a", "", "Win", "click"};
+  for (int d = 0; d < 31; ++d) {
+    std::string t;
+    for (int k = 0; k < (d * 5) % 13; ++k) t += words[static_cast<std::size_t>((d + k * k) % 10)] + (k % 4 == 3 ? "  " : " ");
+    if (d % 7 == 2) t = "\t" + t;  // a leading empty term
+    texts.push_back(t);
+  }
+  const int P = world_size(), me = world_rank();
+  const std::size_t n = texts.size();
+  auto lo = [&](int r) { return n * static_cast<std::size_t>(P - r) / static_cast<std::size_t>(P); };  // reversed: rank 0 last
+  const std::size_t a = n - lo(me), b = n - lo(me + 1);
+  const std::vector<std::string> mine(texts.begin() + static_cast<std::ptrdiff_t>(a), texts.begin() + static_cast<std::ptrdiff_t>(b));
+  std::vector<std::vector<std::string>> all_terms;
+  for (const std::string& t : texts) all_terms.push_back(ml::tokenize(t));
+  for (bool binary : {false, true}) {
+    const ml::HashingTF tf(64, ml::HashVariant::mllib, binary);
+    const sx::Array m = tf.transform_texts(mine, [](std::string_view s, const ml::TermSink& emit) { ml::for_each_token(s, emit); });
+    ASSERT_EQ(m.shape(), (sx::Shape{static_cast<std::int64_t>(n), 64}));
+    EXPECT_TRUE(m.is_sparse());
+    spartanxx_test::expect_mat_near(sx::to_eigen(m), reference(tf, all_terms));
+  }
 }
 
 TEST(MlHashing, BadFeatureCountIsAnError) {

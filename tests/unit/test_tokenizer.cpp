@@ -31,6 +31,41 @@ TEST(Tokenizer, SplitOnDelimiter) {
   EXPECT_EQ(ml::split_on("no delimiter", ','), (V{"no delimiter"}));
 }
 
+namespace {
+V streamed(const std::string& text, bool split) {
+  V out;
+  const ml::TermSink sink = [&](std::string_view t) { out.emplace_back(t); };
+  if (split)
+    ml::for_each_split(text, ',', sink);
+  else
+    ml::for_each_token(text, sink);
+  return out;
+}
+}  // namespace
+
+// The streaming forms give exactly the terms of tokenize and split_on: the examples
+// above and every string of up to 6 characters over {a, B, ' ', '\t', ','}.
+TEST(Tokenizer, StreamingFormsEqualTheListForms) {
+  for (const std::string s : {"Hi I heard about Spark", "a  b", " a", "a \t\r\n", "", "   ", "12,7,,3", ",1", "12,7,,"}) {
+    EXPECT_EQ(streamed(s, false), ml::tokenize(s)) << '"' << s << '"';
+    EXPECT_EQ(streamed(s, true), ml::split_on(s, ',')) << '"' << s << '"';
+  }
+  const char alphabet[] = {'a', 'B', ' ', '\t', ','};
+  int checked = 0;
+  for (int len = 0; len <= 6; ++len) {
+    int total = 1;
+    for (int k = 0; k < len; ++k) total *= 5;
+    for (int code = 0; code < total; ++code) {
+      std::string s;
+      for (int k = 0, c = code; k < len; ++k, c /= 5) s += alphabet[c % 5];
+      ASSERT_EQ(streamed(s, false), ml::tokenize(s)) << '"' << s << '"';
+      ASSERT_EQ(streamed(s, true), ml::split_on(s, ',')) << '"' << s << '"';
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 19531);
+}
+
 // Spark's documentation: RegexTokenizer(pattern "\\W") on "Logistic,regression,models,are,neat".
 TEST(Tokenizer, RegexTokenizer) {
   const ml::RegexTokenizer words("\\W");

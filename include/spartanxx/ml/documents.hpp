@@ -14,7 +14,8 @@ using TokenizeFn = std::function<std::vector<std::string>(std::string_view)>;
 
 /// This rank's documents of a file, in file order across ranks.
 struct Documents {
-  std::vector<std::vector<std::string>> terms;  // per document
+  std::vector<std::vector<std::string>> terms;  // per document (when read with a TokenizeFn)
+  std::vector<std::string> texts;               // per document (when read without one)
   std::vector<double> labels;                   // per document
   std::vector<std::int64_t> index;              // the document's number in the file (from 0, over all ranks)
   std::vector<std::int64_t> line;               // the document's line in the file (from 1)
@@ -32,11 +33,12 @@ void check_binary_labels(const Documents& documents, const std::string& path);
 
 /// "label<TAB>text" per line (plain or .gz, see io::read_text_lines). A label that is not
 /// a number, or a line without a tab, raises io_error naming the file and line on every
-/// rank. Blank lines are skipped and counted. Collective.
+/// rank. Blank lines are skipped and counted. An empty `tokenize` keeps each document's
+/// text (repaired) in `texts` instead, for HashingTF::transform_texts. Collective.
 Documents read_labeled_documents(const std::string& path, const TokenizeFn& tokenize);
 
 /// One document per line, every one labeled `label` (a positive and a negative file).
-/// Blank lines are skipped and counted. Collective.
+/// Blank lines are skipped and counted; an empty `tokenize` keeps the texts. Collective.
 Documents read_documents(const std::string& path, double label, const TokenizeFn& tokenize);
 
 /// Whether document `index` falls in the training share (`train_fraction`) of a split

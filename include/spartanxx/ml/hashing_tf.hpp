@@ -3,6 +3,7 @@
 // seed 42) of their UTF-8 bytes, term counts per document as a sparse matrix.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,12 @@ class HashingTF {
   /// become rows in rank order (rank 0's first), so the matrix does not depend on how
   /// the documents were spread. Terms hashed to the same index have their counts summed.
   Array transform(const std::vector<std::vector<std::string>>& local_documents) const;
+
+  /// The same from texts, each split into terms by `terms` (for_each_token, a
+  /// for_each_split lambda, ...), which passes them to the hashing as it finds them:
+  /// no string is made per term.
+  Array transform_texts(const std::vector<std::string>& local_texts,
+                        const std::function<void(std::string_view, const std::function<void(std::string_view)>&)>& terms) const;
 
  private:
   std::int64_t num_features_;

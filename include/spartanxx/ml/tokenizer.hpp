@@ -2,6 +2,7 @@
 // Text to terms as Spark does it: the ml Tokenizer, the RegexTokenizer, a plain
 // delimiter split, and UTF-8 repair (Spark decodes text as UTF-8, replacing bad bytes).
 #include <cstddef>
+#include <functional>
 #include <regex>
 #include <string>
 #include <string_view>
@@ -22,6 +23,16 @@ std::vector<std::string> split_on(std::string_view text, char delimiter);
 /// between consecutive blanks and a leading one are kept, trailing ones dropped, and ""
 /// gives one empty term.
 std::vector<std::string> tokenize(std::string_view text);
+
+/// Receives terms one by one; a term's view is valid during the call only.
+using TermSink = std::function<void(std::string_view term)>;
+
+/// The terms of tokenize(text), passed to `emit` one by one without making a string of
+/// each (the fast path of HashingTF::transform_texts).
+void for_each_token(std::string_view text, const TermSink& emit);
+
+/// The terms of split_on(text, delimiter), passed to `emit` one by one.
+void for_each_split(std::string_view text, char delimiter, const TermSink& emit);
 
 /// Spark ml's RegexTokenizer: with `gaps` the pattern separates terms, otherwise it
 /// matches them; terms shorter than `min_token_length` characters (UTF-8 code points)
