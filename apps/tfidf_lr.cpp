@@ -59,11 +59,7 @@ struct Config {
   // Model.
   std::string algorithm = "sgd";
   ml::SGDOptions sgd;
-#if TMP_HAVE_LBFGS
   ml::LBFGSOptions lbfgs;
-#else
-  struct { int max_iter = 100; double tol = 1e-6; double reg_param = 0; bool fit_intercept = true; bool standardization = true; } lbfgs;
-#endif
   double threshold = 0.5;
 };
 
@@ -293,13 +289,9 @@ int run(const sx::Runtime& rt, const Config& c) {
       o.on_iteration = on_iteration;
       return ml::train_logistic_regression_sgd(X, y, o);
     }
-#if TMP_HAVE_LBFGS
     ml::LBFGSOptions o = c.lbfgs;
     o.on_iteration = on_iteration;
     return ml::train_logistic_regression_lbfgs(X, y, o);
-#else
-    throw sx::value_error("lbfgs not built yet");
-#endif
   }();
   model.set_threshold(c.threshold);
   rt.barrier();

@@ -44,6 +44,9 @@ struct Config {
   std::int64_t sparse_rows = 2000000;  // n of the n x n random sparse matrix
   std::int64_t sparse_per_row = 20;    // its stored entries per row, on average
   std::string metis_dir = "/usr/share/doc/libmetis-dev/examples/graphs";
+  std::string ml_corpus;                    // label<TAB>text; empty: <source dir>/data/spamassassin.tsv.gz
+  std::int64_t ml_features = std::int64_t{1} << 18;  // as scikit-learn's HashingVectorizer in bench_ml.sh
+  int ml_iterations = 5;                    // SGD iterations per repetition
   bool scalapack = true;        // time ScaLAPACK's pdgemm (when it was found at configure time)
   int scalapack_nb = 128;       // block size of the 2-D block-cyclic distribution
   int slow_reps = 3;            // repetitions of the reference-BLAS baselines (pdgemm, NumPy matmul)
@@ -251,6 +254,7 @@ std::vector<Result> run_reductions(const Runtime& rt, const Config& cfg, const N
 std::vector<Result> run_gemm(const Runtime& rt, const Config& cfg, const NumpyResults& np);
 std::vector<Result> run_logreg(const Runtime& rt, const Config& cfg);
 std::vector<Result> run_sparse(const Runtime& rt, const Config& cfg);
+std::vector<Result> run_ml(const Runtime& rt, const Config& cfg);
 
 /// Runs scripts/bench_numpy.py on rank 0 and gives every rank its report (collective);
 /// never throws for a missing interpreter, NumPy or script: the status says so.

@@ -234,7 +234,7 @@ int main(int argc, char** argv) {
   bool quick = false;
   bool no_eigen = false;
   bool no_scalapack = false;
-  const std::vector<std::string> all_areas = {"elementwise", "compute", "fusion", "reductions", "gemm", "logreg", "sparse"};
+  const std::vector<std::string> all_areas = {"elementwise", "compute", "fusion", "reductions", "gemm", "logreg", "sparse", "ml"};
   std::string json_path;
   std::vector<std::string> only;
 
@@ -281,6 +281,11 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--metis-dir", cfg.metis_dir, "where the METIS example graphs are (the largest is used)")
+      ->capture_default_str();
+  app.add_option("--ml-corpus", cfg.ml_corpus, "ml: the labeled corpus (default: <source dir>/data/spamassassin.tsv.gz)");
+  app.add_option("--ml-features", cfg.ml_features, "ml: hashed features")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--ml-iterations", cfg.ml_iterations, "ml: SGD iterations per timed repetition")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--only", only, "run only these areas")
       ->check(CLI::IsMember(all_areas))
@@ -358,6 +363,10 @@ int main(int argc, char** argv) {
     if (areas.count("gemm")) add(spartanxx::bench::run_gemm(rt, cfg, np));
     if (areas.count("logreg")) add(spartanxx::bench::run_logreg(rt, cfg));
     if (areas.count("sparse")) add(spartanxx::bench::run_sparse(rt, cfg));
+    if (areas.count("ml")) {
+      if (cfg.ml_corpus.empty()) cfg.ml_corpus = std::string(SPARTANXX_BENCH_SOURCE_DIR) + "/data/spamassassin.tsv.gz";
+      add(spartanxx::bench::run_ml(rt, cfg));
+    }
 
     if (root) {
       print_table(results, rt.size(), cfg.reps);
