@@ -12,7 +12,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup.sh
-if ! python3 -c "import sklearn" 2>/dev/null; then
+# Debian's interpreter, where python3-sklearn lands (a python3 earlier in PATH may be another).
+py=python3
+if [ -x /usr/bin/python3 ]; then py=/usr/bin/python3; fi
+if ! "$py" -c "import sklearn" 2>/dev/null; then
   sudo_cmd=""
   if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends python3-sklearn
@@ -33,7 +36,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}
 for corpus in ${CORPORA:-spamassassin spamassassin-1g}; do
   file=data/$corpus.tsv
-  python3 scripts/bench_sklearn.py "$file" --reps "$reps" >"$out/$corpus-sklearn.json"
+  "$py" scripts/bench_sklearn.py "$file" --reps "$reps" >"$out/$corpus-sklearn.json"
   for np in 1 2; do
     mpirun -np "$np" -x GLIBC_TUNABLES build/bin/spartanxx-bench --only ml --reps "$reps" --warmup 1 \
       --ml-corpus "$file" --json "$out/$corpus-np$np.json" | tee "$out/$corpus-np$np.txt" | grep '^ml:' || true
