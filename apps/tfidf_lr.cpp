@@ -215,6 +215,10 @@ int run(const sx::Runtime& rt, const Config& c) {
     all = concatenate(ml::read_documents(c.positive, 1.0, nullptr), ml::read_documents(c.negative, 0.0, nullptr));
     source = c.positive + " + " + c.negative;
   }
+  // The training input's counters (over all ranks), before it is split or moved.
+  const struct {
+    std::int64_t documents, bytes, blank, invalid_utf8, long_lines;
+  } in{all.total, all.bytes, all.empty_lines, all.invalid_utf8, all.long_lines};
   ml::Documents train, test;
   std::int64_t test_bytes = 0;
   if (!c.test.empty()) {
@@ -227,8 +231,6 @@ int run(const sx::Runtime& rt, const Config& c) {
     test = select(all, c, false);
     train.total = global_count(static_cast<std::int64_t>(train.texts.size()));
     test.total = global_count(static_cast<std::int64_t>(test.texts.size()));
-    train.bytes = all.bytes, train.empty_lines = all.empty_lines, train.invalid_utf8 = all.invalid_utf8;
-    train.long_lines = all.long_lines;
   }
   rt.barrier();
   const double t_read = seconds_since(t0);
@@ -239,8 +241,7 @@ int run(const sx::Runtime& rt, const Config& c) {
     fmt::print("spartanxx-tfidf-lr: TF-IDF + logistic regression ({}) on {} ranks\n", c.algorithm, rt.size());
     fmt::print("  input     {}: {} documents, {:.1f} MB of text; {} blank lines skipped, {} with invalid UTF-8 "
                "(repaired), {} over 1 MiB\n",
-               source, all.total ? all.total : train.total, train.bytes / 1e6, train.empty_lines, train.invalid_utf8,
-               train.long_lines);
+               source, in.documents, in.bytes / 1e6, in.blank, in.invalid_utf8, in.long_lines);
     fmt::print("  split     {} training, {} test documents{}\n", train.total, test.total,
                c.test.empty() ? fmt::format(" (held-out fraction {}, seed {})", c.test_fraction, c.split_seed)
                               : " (" + c.test + ")");
@@ -268,7 +269,7 @@ int run(const sx::Runtime& rt, const Config& c) {
   rt.barrier();
   const double t_idf = seconds_since(t0);
   const double featurize = t_read + t_hash + t_idf;
-  const double mb = (train.bytes + test_bytes) / 1e6;
+  const double mb = (in.bytes + test_bytes) / 1e6;
   if (root) {
     fmt::print("  features  {} ({} hashing{}), {} stored in training, {} in test; min doc freq {}\n", c.num_features,
                c.hash, c.binary ? ", binary" : "", sx::nnz(X), sx::nnz(Xt), c.min_doc_freq);
@@ -325,9 +326,8 @@ int run(const sx::Runtime& rt, const Config& c) {
     if (root) fmt::print("  predict   {} documents of {} -> {}\n", predicted, c.predict, c.predictions);
   }
 
-  report["input"] = {{"source", source},           {"documents", all.total ? all.total : train.total},
-                     {"bytes", train.bytes},       {"blank_lines", train.empty_lines},
-                     {"invalid_utf8", train.invalid_utf8}, {"long_lines", train.long_lines}};
+  report["input"] = {{"source", source},   {"documents", in.documents},       {"bytes", in.bytes},
+                     {"blank_lines", in.blank}, {"invalid_utf8", in.invalid_utf8}, {"long_lines", in.long_lines}};
   report["split"] = {{"train", train.total}, {"test", test.total}, {"test_fraction", c.test.empty() ? c.test_fraction : 0.0},
                      {"seed", c.split_seed}};
   report["features"] = {{"num_features", c.num_features}, {"hash", c.hash}, {"binary", c.binary},

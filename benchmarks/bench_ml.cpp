@@ -100,6 +100,7 @@ std::vector<Result> run_ml(const Runtime& rt, const Config& cfg) {
     if (rt.rank() != 0) eX = Sparse(), ey.resize(0);
     const double n = static_cast<double>(f.X.shape()[0]);
     Eigen::VectorXd w, margin, r, g, w_new;
+    volatile double sink = 0;
     time_eigen_rank0(rt, cfg, sgd, [&] {
       w.setZero(cfg.ml_features);
       double reg_term = 0;
@@ -108,7 +109,6 @@ std::vector<Result> run_ml(const Runtime& rt, const Config& cfg) {
         const double loss =
             (margin.array().max(0.0) + (-margin.array().abs()).exp().log1p() - ey.array() * margin.array()).sum() / n +
             reg_term;
-        (void)loss;
         r = (1.0 / (1.0 + (-margin.array()).exp())).matrix() - ey;
         g.noalias() = eX.transpose() * r;
         const double eta = o.step_size / std::sqrt(static_cast<double>(i));
@@ -116,7 +116,7 @@ std::vector<Result> run_ml(const Runtime& rt, const Config& cfg) {
         const double norm_new = w_new.norm();
         reg_term = 0.5 * o.reg_param * norm_new * norm_new;
         const double diff = (w_new - w).norm();
-        (void)diff;
+        sink = loss + diff;  // the loss and the convergence test are part of an iteration: kept
         w.swap(w_new);
       }
     });

@@ -55,13 +55,14 @@ class Pool {
     // pages: one page fault per 2 MiB instead of 512 (page faults are slow on VMs).
     const bool huge = cls >= kHugeFrom;
     const std::size_t align = huge ? kHugePage : 64;
-    void* p = std::aligned_alloc(align, (cls + align - 1) / align * align);
+    const std::size_t bytes = (cls + align - 1) / align * align;
+    void* p = std::aligned_alloc(align, bytes);
     if (!p) {
       trim();
-      p = std::aligned_alloc(align, (cls + align - 1) / align * align);
+      p = std::aligned_alloc(align, bytes);
       if (!p) throw std::bad_alloc();
     }
-    if (huge) ::madvise(p, (cls + align - 1) / align * align, MADV_HUGEPAGE);  // advice only: failure is harmless
+    if (huge) ::madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure is harmless
     return static_cast<std::byte*>(p);
   }
 

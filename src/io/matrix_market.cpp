@@ -308,36 +308,11 @@ void write_matrix_market(const std::string& path, const Array& a) {
     at += sizes[static_cast<std::size_t>(t)];
   }
 
-  // 2. Rank 0 creates the temporary file and writes the header; 3. every rank writes its
-  // tiles; 4. rank 0 renames. A failure anywhere removes the temporary file on every path.
-  std::int64_t pid = static_cast<std::int64_t>(::getpid());
-  comm.broadcast(&pid, 1, 0);
-  const std::string tmp = fmt::format("{}.tmp-{}", path, pid);
-  try {
-    comm.run_agreed([&] {
-      if (rank != 0) return;
-      detail::io::OutputFile f(tmp, kWrite, path, /*create=*/true);
-      f.write_at(0, header.data(), static_cast<std::int64_t>(header.size()));
-      f.close();
-    });
-    comm.run_agreed([&] {
-      if (mine.empty()) return;
-      detail::io::OutputFile f(tmp, kWrite, path, /*create=*/false);
-      for (std::size_t i = 0; i < mine.size(); ++i)
-        f.write_at(offset[mine[i]], text[i].data(), static_cast<std::int64_t>(text[i].size()));
-      f.close();
-    });
-    comm.run_agreed([&] {
-      if (rank != 0) return;
-      if (std::rename(tmp.c_str(), path.c_str()) != 0)
-        throw io_error(fmt::format("{}: cannot write {}: renaming {} to it failed: {}", kWrite, path, tmp,
-                                   std::strerror(errno)));
-    });
-  } catch (...) {
-    if (rank == 0) ::unlink(tmp.c_str());
-    comm.barrier();  // nobody returns before the temporary file is gone
-    throw;
-  }
+  // 2. The header, then every rank's tiles at their offsets, through a temporary file.
+  std::vector<std::pair<std::int64_t, std::string_view>> pieces;
+  for (std::size_t i = 0; i < mine.size(); ++i)
+    pieces.emplace_back(offset[mine[i]], std::string_view(text[i].data(), text[i].size()));
+  detail::io::write_pieces(comm, path, kWrite, header, pieces);
 }
 
 }  // namespace spartanxx::io

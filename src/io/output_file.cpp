@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "mpi_backend/communicator.hpp"
 #include "spartanxx/errors.hpp"
 
 namespace spartanxx::detail::io {
@@ -45,6 +47,38 @@ void OutputFile::close() {
   fd_ = -1;
   if (fd >= 0 && ::close(fd) != 0)
     throw io_error(fmt::format("{}: cannot write {}: closing {} failed: {}", op_, target_, path_, std::strerror(errno)));
+}
+
+void write_pieces(backend::Communicator& comm, const std::string& path, const char* op, std::string_view head,
+                  const std::vector<std::pair<std::int64_t, std::string_view>>& pieces) {
+  const int rank = comm.rank();
+  std::int64_t pid = static_cast<std::int64_t>(::getpid());
+  comm.broadcast(&pid, 1, 0);
+  const std::string tmp = fmt::format("{}.tmp-{}", path, pid);
+  try {
+    comm.run_agreed([&] {
+      if (rank != 0) return;
+      OutputFile f(tmp, op, path, /*create=*/true);
+      if (!head.empty()) f.write_at(0, head.data(), static_cast<std::int64_t>(head.size()));
+      f.close();
+    });
+    comm.run_agreed([&] {
+      if (pieces.empty()) return;
+      OutputFile f(tmp, op, path, /*create=*/false);
+      for (const auto& [offset, bytes] : pieces) f.write_at(offset, bytes.data(), static_cast<std::int64_t>(bytes.size()));
+      f.close();
+    });
+    comm.run_agreed([&] {
+      if (rank != 0) return;
+      if (std::rename(tmp.c_str(), path.c_str()) != 0)
+        throw io_error(fmt::format("{}: cannot write {}: renaming {} to it failed: {}", op, path, tmp,
+                                   std::strerror(errno)));
+    });
+  } catch (...) {
+    if (rank == 0) ::unlink(tmp.c_str());
+    comm.barrier();  // nobody returns before the temporary file is gone
+    throw;
+  }
 }
 
 }  // namespace spartanxx::detail::io

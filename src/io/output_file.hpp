@@ -3,6 +3,13 @@
 // an io_error naming the file the caller meant to write.
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace spartanxx::backend {
+class Communicator;
+}
 
 namespace spartanxx::detail::io {
 
@@ -25,5 +32,13 @@ class OutputFile {
   const char* op_;
   int fd_ = -1;
 };
+
+/// Writes `path` from pieces that the ranks hold, so that it is never left half-written:
+/// rank 0 creates a temporary file beside it and writes `head` at offset 0, every rank
+/// writes its (offset, bytes) pieces, and rank 0 renames the file to `path` once all have
+/// succeeded. A failure anywhere removes the temporary file and raises io_error naming
+/// `path` (prefixed by `op`) on every rank. Collective.
+void write_pieces(backend::Communicator& comm, const std::string& path, const char* op, std::string_view head,
+                  const std::vector<std::pair<std::int64_t, std::string_view>>& pieces);
 
 }  // namespace spartanxx::detail::io

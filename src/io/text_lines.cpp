@@ -1,9 +1,7 @@
 // io::read_text_lines: the lines of a plain text file by byte ranges, or of a gzip file
 // (decompressed by every rank, each keeping its share of the lines).
-#include <unistd.h>
 #include <zlib.h>
 
-#include <cstdio>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -129,38 +127,12 @@ TextLines read_text_lines(const std::string& path) {
 void write_text(const std::string& path, const std::string& local_text) {
   constexpr const char* kWrite = "write_text";
   auto& comm = detail::context_comm();
-  const int rank = comm.rank();
   const auto sizes = comm.allgather(static_cast<std::int64_t>(local_text.size()));
   std::int64_t offset = 0;
-  for (int r = 0; r < rank; ++r) offset += sizes[static_cast<std::size_t>(r)];
-  // Rank 0 creates a temporary file, every rank writes its bytes at its offset, rank 0
-  // renames it to `path` once all have succeeded; a failure anywhere removes it.
-  std::int64_t pid = static_cast<std::int64_t>(::getpid());
-  comm.broadcast(&pid, 1, 0);
-  const std::string tmp = fmt::format("{}.tmp-{}", path, pid);
-  try {
-    comm.run_agreed([&] {
-      if (rank != 0) return;
-      detail::io::OutputFile f(tmp, kWrite, path, /*create=*/true);
-      f.close();
-    });
-    comm.run_agreed([&] {
-      if (local_text.empty()) return;
-      detail::io::OutputFile f(tmp, kWrite, path, /*create=*/false);
-      f.write_at(offset, local_text.data(), static_cast<std::int64_t>(local_text.size()));
-      f.close();
-    });
-    comm.run_agreed([&] {
-      if (rank != 0) return;
-      if (std::rename(tmp.c_str(), path.c_str()) != 0)
-        throw io_error(fmt::format("{}: cannot write {}: renaming {} to it failed: {}", kWrite, path, tmp,
-                                   std::strerror(errno)));
-    });
-  } catch (...) {
-    if (rank == 0) ::unlink(tmp.c_str());
-    comm.barrier();  // nobody returns before the temporary file is gone
-    throw;
-  }
+  for (int r = 0; r < comm.rank(); ++r) offset += sizes[static_cast<std::size_t>(r)];
+  std::vector<std::pair<std::int64_t, std::string_view>> pieces;
+  if (!local_text.empty()) pieces.emplace_back(offset, local_text);
+  detail::io::write_pieces(comm, path, kWrite, {}, pieces);
 }
 
 }  // namespace spartanxx::io

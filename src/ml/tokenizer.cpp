@@ -11,18 +11,11 @@ namespace {
 
 bool is_java_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
 
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
+/// `s` with ASCII letters lower-cased, into `out` (its capacity reused).
+void ascii_lower(std::string_view s, std::string& out) {
+  out.assign(s);
   for (char& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-/// Java's String.split result rules: trailing empty strings removed, but "" stays [""].
-std::vector<std::string> java_split_result(std::vector<std::string> parts, bool input_empty) {
-  if (input_empty) return {std::string()};
-  while (!parts.empty() && parts.back().empty()) parts.pop_back();
-  return parts;
 }
 
 std::size_t code_points(const std::string& s) {
@@ -84,21 +77,6 @@ bool repair_utf8(std::string& text) {
   return true;
 }
 
-std::vector<std::string> split_on(std::string_view text, char delimiter) {
-  std::vector<std::string> parts;
-  std::size_t at = 0;
-  for (;;) {
-    const std::size_t d = text.find(delimiter, at);
-    if (d == std::string_view::npos) {
-      parts.emplace_back(text.substr(at));
-      break;
-    }
-    parts.emplace_back(text.substr(at, d - at));
-    at = d + 1;
-  }
-  return java_split_result(std::move(parts), text.empty());
-}
-
 namespace {
 
 /// Java's split rules on a stream of pieces: empty pieces are held back until a
@@ -144,9 +122,7 @@ void for_each_token(std::string_view text, const TermSink& emit) {
     bool upper = false;
     for (char c : p) upper |= c >= 'A' && c <= 'Z';
     if (upper) {
-      lower.assign(p);
-      for (char& c : lower)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      ascii_lower(p, lower);
       p = lower;
     }
     sink.piece(p);
@@ -160,17 +136,16 @@ void for_each_token(std::string_view text, const TermSink& emit) {
   piece(start, text.size());
 }
 
-std::vector<std::string> tokenize(std::string_view text) {
-  const std::string lower = ascii_lower(text);
+std::vector<std::string> split_on(std::string_view text, char delimiter) {
   std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < lower.size(); ++i)
-    if (is_java_space(lower[i])) {
-      parts.push_back(lower.substr(start, i - start));
-      start = i + 1;
-    }
-  parts.push_back(lower.substr(start));
-  return java_split_result(std::move(parts), text.empty());
+  for_each_split(text, delimiter, [&](std::string_view t) { parts.emplace_back(t); });
+  return parts;
+}
+
+std::vector<std::string> tokenize(std::string_view text) {
+  std::vector<std::string> parts;
+  for_each_token(text, [&](std::string_view t) { parts.emplace_back(t); });
+  return parts;
 }
 
 RegexTokenizer::RegexTokenizer(const std::string& pattern, bool gaps, std::size_t min_token_length, bool to_lowercase)
@@ -183,7 +158,11 @@ RegexTokenizer::RegexTokenizer(const std::string& pattern, bool gaps, std::size_
 }
 
 std::vector<std::string> RegexTokenizer::operator()(std::string_view text) const {
-  const std::string s = lower_ ? ascii_lower(text) : std::string(text);
+  std::string s;
+  if (lower_)
+    ascii_lower(text, s);
+  else
+    s.assign(text);
   std::vector<std::string> terms;
   if (gaps_) {
     std::sregex_token_iterator it(s.begin(), s.end(), re_, -1), end;
