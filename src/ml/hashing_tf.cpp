@@ -88,29 +88,52 @@ std::int64_t HashingTF::index_of(std::string_view term) const {
 
 namespace {
 
-/// Rows of a sparse matrix in CSR form, made one document at a time from its indices.
-struct RowBuilder {
-  explicit RowBuilder(bool b) : binary(b) {}
-  bool binary;
-  std::vector<std::int64_t> row_ptr{0}, cols;
-  std::vector<double> vals;
+/// Rows of a sparse matrix in CSR form, made one document at a time from its terms'
+/// indices. Up to 2^24 features, repeats are counted in a dense table (reset after each
+/// document), so only a document's distinct indices are sorted; beyond, all are sorted.
+class RowBuilder {
+ public:
+  RowBuilder(std::int64_t num_features, bool binary)
+      : binary_(binary), dense_(num_features <= (std::int64_t{1} << 24)) {
+    if (dense_) count_.assign(static_cast<std::size_t>(num_features), 0);
+  }
 
-  /// Appends the row of one document's (unsorted, repeated) indices, which it sorts.
-  void add(std::vector<std::int64_t>& index) {
-    std::sort(index.begin(), index.end());
-    for (std::size_t k = 0; k < index.size();) {
+  void term(std::int64_t index) {
+    if (!dense_ || count_[static_cast<std::size_t>(index)]++ == 0) seen_.push_back(index);
+  }
+
+  /// Ends the current document's row.
+  void end_document() {
+    std::sort(seen_.begin(), seen_.end());
+    for (std::size_t k = 0; k < seen_.size();) {
+      const std::int64_t c = seen_[k];
       std::size_t e = k + 1;
-      while (e < index.size() && index[e] == index[k]) ++e;
-      cols.push_back(index[k]);
-      vals.push_back(binary ? 1.0 : static_cast<double>(e - k));
+      double n = 0;
+      if (dense_) {
+        n = count_[static_cast<std::size_t>(c)];
+        count_[static_cast<std::size_t>(c)] = 0;
+      } else {
+        while (e < seen_.size() && seen_[e] == c) ++e;
+        n = static_cast<double>(e - k);
+      }
+      cols_.push_back(c);
+      vals_.push_back(binary_ ? 1.0 : n);
       k = e;
     }
-    row_ptr.push_back(static_cast<std::int64_t>(cols.size()));
+    seen_.clear();
+    row_ptr_.push_back(static_cast<std::int64_t>(cols_.size()));
   }
 
   Array finish(std::int64_t num_features) {
-    return sparse_from_local_rows(num_features, std::move(row_ptr), std::move(cols), vals);
+    return sparse_from_local_rows(num_features, std::move(row_ptr_), std::move(cols_), vals_);
   }
+
+ private:
+  bool binary_, dense_;
+  std::vector<std::uint32_t> count_;  // per feature, within the current document (dense)
+  std::vector<std::int64_t> seen_;    // the document's indices: distinct (dense) or all
+  std::vector<std::int64_t> row_ptr_{0}, cols_;
+  std::vector<double> vals_;
 };
 
 }  // namespace
@@ -118,12 +141,10 @@ struct RowBuilder {
 Array HashingTF::transform(const std::vector<std::vector<std::string>>& local_documents) const {
   // Each rank makes the rows of its own documents (they follow the ranks before it):
   // a document's indices sorted, equal ones counted (or, with binary, kept once).
-  RowBuilder rows(binary_);
-  std::vector<std::int64_t> index;
+  RowBuilder rows(num_features_, binary_);
   for (const auto& doc : local_documents) {
-    index.clear();
-    for (const std::string& term : doc) index.push_back(index_of(term));
-    rows.add(index);
+    for (const std::string& term : doc) rows.term(index_of(term));
+    rows.end_document();
   }
   return rows.finish(num_features_);
 }
@@ -131,13 +152,11 @@ Array HashingTF::transform(const std::vector<std::vector<std::string>>& local_do
 Array HashingTF::transform_texts(
     const std::vector<std::string>& local_texts,
     const std::function<void(std::string_view, const std::function<void(std::string_view)>&)>& terms) const {
-  RowBuilder rows(binary_);
-  std::vector<std::int64_t> index;
-  const std::function<void(std::string_view)> sink = [&](std::string_view term) { index.push_back(index_of(term)); };
+  RowBuilder rows(num_features_, binary_);
+  const std::function<void(std::string_view)> sink = [&](std::string_view term) { rows.term(index_of(term)); };
   for (const std::string& text : local_texts) {
-    index.clear();
     terms(text, sink);
-    rows.add(index);
+    rows.end_document();
   }
   return rows.finish(num_features_);
 }

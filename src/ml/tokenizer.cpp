@@ -1,6 +1,10 @@
 // spartanxx::ml tokenizers, self-contained.
 #include "spartanxx/ml/tokenizer.hpp"
 
+#include <array>
+#include <cstdint>
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "spartanxx/errors.hpp"
@@ -9,7 +13,6 @@ namespace spartanxx::ml {
 
 namespace {
 
-bool is_java_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
 
 /// `s` with ASCII letters lower-cased, into `out` (its capacity reused).
 void ascii_lower(std::string_view s, std::string& out) {
@@ -34,6 +37,10 @@ bool repair_utf8(std::string& text) {
   bool bad = false;
   std::size_t i = 0, copied = 0;
   while (i < n) {
+    // ASCII runs, 8 bytes at a time.
+    std::uint64_t word = 0;
+    while (i + 8 <= n && (std::memcpy(&word, p + i, 8), (word & 0x8080808080808080ull) == 0)) i += 8;
+    if (i >= n) break;
     const unsigned char c = p[i];
     std::size_t len = 0;
     unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
@@ -115,25 +122,36 @@ void for_each_split(std::string_view text, char delimiter, const TermSink& emit)
 
 void for_each_token(std::string_view text, const TermSink& emit) {
   if (text.empty()) return emit(std::string_view());
+  // Byte classes: 1 a separator (Java's \\s), 2 an ASCII capital.
+  static const auto kClass = [] {
+    std::array<unsigned char, 256> t{};
+    for (unsigned char c : {' ', '\t', '\n', '\v', '\f', '\r'}) t[c] = 1;
+    for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = 2;
+    return t;
+  }();
   JavaSplitSink sink(emit);
-  std::string lower;  // a term with upper-case letters, lower-cased
-  auto piece = [&](std::size_t from, std::size_t to) {
-    std::string_view p = text.substr(from, to - from);
-    bool upper = false;
-    for (char c : p) upper |= c >= 'A' && c <= 'Z';
-    if (upper) {
+  std::string lower;  // a term with capitals, lower-cased
+  std::size_t start = 0;
+  unsigned char capitals = 0;
+  auto piece = [&](std::size_t end) {
+    std::string_view p = text.substr(start, end - start);
+    if (capitals) {
       ascii_lower(p, lower);
       p = lower;
     }
     sink.piece(p);
   };
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < text.size(); ++i)
-    if (is_java_space(text[i])) {
-      piece(start, i);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const unsigned char k = kClass[static_cast<unsigned char>(text[i])];
+    if (k == 1) {
+      piece(i);
       start = i + 1;
+      capitals = 0;
+    } else {
+      capitals |= k;
     }
-  piece(start, text.size());
+  }
+  piece(text.size());
 }
 
 std::vector<std::string> split_on(std::string_view text, char delimiter) {

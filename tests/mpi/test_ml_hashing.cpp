@@ -7,6 +7,7 @@
 #include <Eigen/SparseCore>
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 #include <cstdint>
 #include <cstring>
@@ -151,6 +152,23 @@ TEST(MlHashing, TransformEqualsSerialCountsAtEveryRankCount) {
         EXPECT_EQ(m.shape(), (sx::Shape{static_cast<std::int64_t>(n), features}));
         spartanxx_test::expect_mat_near(sx::to_eigen(m), reference(tf, docs));
       }
+  // Beyond 2^24 features repeats are found by sorting instead of a dense count table.
+  for (bool binary : {false, true}) {
+    const ml::HashingTF tf((std::int64_t{1} << 24) + 1, ml::HashVariant::mllib, binary);
+    const Eigen::SparseMatrix<double, Eigen::RowMajor, std::int64_t> got = sx::to_eigen_sparse(tf.transform(mine));
+    std::vector<Eigen::Triplet<double, std::int64_t>> want;
+    for (std::size_t d = 0; d < n; ++d) {
+      std::map<std::int64_t, double> row;
+      for (const std::string& t : docs[d]) row[tf.index_of(t)] = binary ? 1.0 : row[tf.index_of(t)] + 1.0;
+      for (const auto& [c, v] : row) want.emplace_back(static_cast<std::int64_t>(d), c, v);
+    }
+    Eigen::SparseMatrix<double, Eigen::RowMajor, std::int64_t> ref(static_cast<std::int64_t>(n), tf.num_features());
+    ref.setFromTriplets(want.begin(), want.end());
+    ASSERT_EQ(got.rows(), ref.rows());
+    ASSERT_EQ(got.cols(), ref.cols());
+    ASSERT_EQ(got.nonZeros(), ref.nonZeros());
+    EXPECT_EQ((got - ref).norm(), 0.0);
+  }
 }
 
 // The texts path (terms found by for_each_token and passed to the hashing as they are
