@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev
   libcli11-dev
   zlib1g-dev
+  libicu-dev
   dataset-fashion-mnist
   libmetis-doc
   python3-numpy

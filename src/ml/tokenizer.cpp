@@ -6,6 +6,8 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <unicode/locid.h>
+#include <unicode/unistr.h>
 
 #include "spartanxx/errors.hpp"
 
@@ -14,11 +16,21 @@ namespace spartanxx::ml {
 namespace {
 
 
-/// `s` with ASCII letters lower-cased, into `out` (its capacity reused).
-void ascii_lower(std::string_view s, std::string& out) {
-  out.assign(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+/// `s` lower-cased as Java's String.toLowerCase() does it (Unicode's full mapping with
+/// its context rules, such as a final sigma, in the root locale), into `out` (its capacity
+/// reused). ASCII text takes a plain loop, the rest ICU (ill-formed UTF-8 becomes U+FFFD).
+void lower_case(std::string_view s, std::string& out) {
+  bool ascii = true;
+  for (char c : s) ascii &= static_cast<unsigned char>(c) < 0x80;
+  if (ascii) {
+    out.assign(s);
+    for (char& c : out)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return;
+  }
+  icu::UnicodeString u = icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<std::int32_t>(s.size())));
+  out.clear();
+  u.toLower(icu::Locale::getRoot()).toUTF8String(out);
 }
 
 std::size_t code_points(const std::string& s) {
@@ -122,21 +134,23 @@ void for_each_split(std::string_view text, char delimiter, const TermSink& emit)
 
 void for_each_token(std::string_view text, const TermSink& emit) {
   if (text.empty()) return emit(std::string_view());
-  // Byte classes: 1 a separator (Java's \\s), 2 an ASCII capital.
+  // Byte classes: 1 a separator (Java's \\s), 2 what may need lower-casing (an ASCII
+  // capital, or any byte of a non-ASCII character).
   static const auto kClass = [] {
     std::array<unsigned char, 256> t{};
     for (unsigned char c : {' ', '\t', '\n', '\v', '\f', '\r'}) t[c] = 1;
     for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = 2;
+    for (int c = 0x80; c < 0x100; ++c) t[static_cast<std::size_t>(c)] = 2;
     return t;
   }();
   JavaSplitSink sink(emit);
-  std::string lower;  // a term with capitals, lower-cased
+  std::string lower;  // a term that needed it, lower-cased
   std::size_t start = 0;
   unsigned char capitals = 0;
   auto piece = [&](std::size_t end) {
     std::string_view p = text.substr(start, end - start);
     if (capitals) {
-      ascii_lower(p, lower);
+      lower_case(p, lower);
       p = lower;
     }
     sink.piece(p);
@@ -178,7 +192,7 @@ RegexTokenizer::RegexTokenizer(const std::string& pattern, bool gaps, std::size_
 std::vector<std::string> RegexTokenizer::operator()(std::string_view text) const {
   std::string s;
   if (lower_)
-    ascii_lower(text, s);
+    lower_case(text, s);
   else
     s.assign(text);
   std::vector<std::string> terms;

@@ -20,7 +20,22 @@ TEST(Tokenizer, SparkTokenizerFollowsJavaSplit) {
   EXPECT_EQ(ml::tokenize(""), (V{""}));
   EXPECT_EQ(ml::tokenize("   "), (V{}));
   EXPECT_EQ(ml::tokenize("Logistic,regression"), (V{"logistic,regression"}));
-  EXPECT_EQ(ml::tokenize("\xC3\x89T\xC3\x89 OK"), (V{"\xC3\x89t\xC3\x89", "ok"}));  // ASCII letters only lowered
+}
+
+// Java's String.toLowerCase() (what Spark's Tokenizer calls) beyond ASCII: Unicode's
+// full mapping with the final-sigma rule, and the non-Turkish dotted capital I.
+TEST(Tokenizer, LowerCasesAsJavaDoes) {
+  EXPECT_EQ(ml::tokenize("\xC3\x89T\xC3\x89 OK"), (V{"\xC3\xA9t\xC3\xA9", "ok"}));  // ÉTÉ -> été
+  // ΟΔΟΣ ΣΑΣ Σ -> οδος σας σ: a capital sigma ending a word becomes ς, elsewhere σ.
+  EXPECT_EQ(ml::tokenize("\xCE\x9F\xCE\x94\xCE\x9F\xCE\xA3 \xCE\xA3\xCE\x91\xCE\xA3 \xCE\xA3"),
+            (V{"\xCE\xBF\xCE\xB4\xCE\xBF\xCF\x82", "\xCF\x83\xCE\xB1\xCF\x82", "\xCF\x83"}));
+  EXPECT_EQ(ml::tokenize("\xC4\xB0stanbul"), (V{"i\xCC\x87stanbul"}));  // İ -> i + U+0307
+  EXPECT_EQ(ml::tokenize("\xC3\x9F \xE2\x84\xAA"), (V{"\xC3\x9F", "k"}));  // ß stays, the Kelvin sign -> k
+  EXPECT_EQ(ml::RegexTokenizer("\\s+")("Gro\xC3\x9F \xC3\x84RGER"), (V{"gro\xC3\x9f", "\xC3\xA4rger"}));
+  // Terms of the streaming form are the same.
+  V streamed;
+  ml::for_each_token("\xCE\x9F\xCE\x94\xCE\x9F\xCE\xA3 X", [&](std::string_view t) { streamed.emplace_back(t); });
+  EXPECT_EQ(streamed, (V{"\xCE\xBF\xCE\xB4\xCE\xBF\xCF\x82", "x"}));
 }
 
 TEST(Tokenizer, SplitOnDelimiter) {

@@ -18,8 +18,10 @@ bool repair_utf8(std::string& text);
 /// String.split); "" gives one empty term.
 std::vector<std::string> split_on(std::string_view text, char delimiter);
 
-/// Spark ml's Tokenizer: lower-cased (ASCII letters), split at every single whitespace
-/// character (space, \t, \n, \v, \f, \r) with Java's String.split rules: empty terms
+/// Spark ml's Tokenizer: lower-cased as Java's String.toLowerCase() does (Unicode's full
+/// mapping and its context rules: "ΟΔΟΣ" gives "οδος" with a final sigma, "İ" gives "i"
+/// and U+0307), split at every single whitespace character (space, \t, \n, \v, \f,
+/// \r) with Java's String.split rules: empty terms
 /// between consecutive blanks and a leading one are kept, trailing ones dropped, and ""
 /// gives one empty term.
 std::vector<std::string> tokenize(std::string_view text);
@@ -36,7 +38,7 @@ void for_each_split(std::string_view text, char delimiter, const TermSink& emit)
 
 /// Spark ml's RegexTokenizer: with `gaps` the pattern separates terms, otherwise it
 /// matches them; terms shorter than `min_token_length` characters (UTF-8 code points)
-/// are dropped; lower-cased (ASCII letters) first when `to_lowercase`. The pattern is an
+/// are dropped; lower-cased (as tokenize does) first when `to_lowercase`. The pattern is an
 /// ECMAScript regular expression (Spark's are Java's: the common syntax is the same).
 class RegexTokenizer {
  public:
