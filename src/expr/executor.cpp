@@ -342,11 +342,13 @@ void build_units(Schedule& s, Node* root) {
     return c_it != consumer.end() && c_it->second->op == Op::reduce;
   };
   // A matrix transpose that only feeds a dot is not materialized: the dot reads its
-  // input transposed.
+  // input transposed. That holds even while the user holds the transpose (as the
+  // temporary X.T() of to_eigen(dot(X.T(), r)) is, until the statement ends): making it
+  // would cost a pass that moves every entry, to cache a value nobody may ask for.
   // Products with a sparse operand fold only transposes of sparse matrices; a dense
   // operand's transpose is made first.
   auto folded = [&](const Node* n) {
-    if (n->result || n->op != Op::transpose || n->shape.size() != 2 || s.held.count(n) || shared.count(n)) return false;
+    if (n->result || n->op != Op::transpose || n->shape.size() != 2 || shared.count(n)) return false;
     const auto c_it = consumer.find(n);
     if (c_it == consumer.end() || c_it->second->op != Op::dot) return false;
     const Node* c = c_it->second;

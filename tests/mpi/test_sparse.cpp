@@ -405,6 +405,29 @@ TEST(Sparse, SpmvMovesOnlyTheVector) {
   EXPECT_LE(sx::last_evaluation_stats().predicted_bytes, P * m * 8);
 }
 
+// A transpose the user still holds (here the temporary X.T() of the same statement) is
+// read in place by the product, not made: one step, nothing but partial sums moved.
+TEST(Sparse, HeldTransposeIsReadInPlace) {
+  const std::int64_t n = 140, m = 70;
+  const auto t = random_triplets(n, m, 0.1, 73);
+  const Sp e = eigen_of(n, m, t);
+  const sx::Array a = from_shares(n, m, t);
+  const Vec r = test_matrix(n, 1, 3).col(0);
+  const sx::Array rs = sx::from_eigen(r);
+  const Mat got = sx::to_eigen(sx::dot(a.T(), rs));
+  const auto st = sx::last_evaluation_stats();
+  ASSERT_EQ(st.nodes.size(), 1u);
+  EXPECT_NE(st.nodes[0].op.find("transposed"), std::string::npos) << st.nodes[0].op;
+  EXPECT_LE(st.predicted_bytes, world_size() * m * 8);
+  expect_mat_near(got, Mat(e.transpose() * r));
+  // Held by name: the same, and the transpose is still there to use on its own.
+  const sx::Array at = a.T();
+  const Mat got2 = sx::to_eigen(sx::dot(at, rs));
+  ASSERT_EQ(sx::last_evaluation_stats().nodes.size(), 1u);
+  expect_mat_near(got2, Mat(e.transpose() * r));
+  expect_mat_near(sx::to_eigen(sx::todense(at)), Mat(e.transpose()));
+}
+
 TEST(Sparse, CostModelCountsStoredEntries) {
   // dense · sparse: either the dense operand's columns move and partial sums are
   // combined, or the sparse operand is replicated. The cost model counts stored entries,
