@@ -9,6 +9,7 @@
 #include "spartanxx/creation.hpp"
 #include "spartanxx/errors.hpp"
 #include "spartanxx/ops.hpp"
+#include "ml/logistic.hpp"
 
 namespace spartanxx::ml {
 
@@ -27,20 +28,16 @@ Array LogisticRegressionModel::predict(const Array& X) const {
   return (predict_probability(X) > threshold_).astype(DType::f64);
 }
 
-namespace {
-
-void check_labels(const Array& y, std::int64_t n) {
+void detail::check_labels(const char* op, const Array& y, std::int64_t n) {
   if (y.shape().size() != 1 || y.shape()[0] != n)
-    throw shape_error(fmt::format("LogisticRegressionWithSGD: {} rows of features but labels of {} dimensions and {} entries",
-                                  n, y.shape().size(), y.shape().empty() ? 0 : y.shape()[0]));
+    throw shape_error(fmt::format("{}: {} rows of features but labels of {} dimensions and {} entries", op, n,
+                                  y.shape().size(), y.shape().empty() ? 0 : y.shape()[0]));
   const Array bad = logical_and(y != 0.0, y != 1.0);
   if (sum(bad.astype(DType::i64)).item() == 0) return;
   const auto row = static_cast<std::int64_t>(argmax(bad).item());
   const double label = sum(where(arange(n) == static_cast<double>(row), y, 0.0)).item();
-  throw value_error(fmt::format("LogisticRegressionWithSGD: labels must be 0 or 1; row {} has label {}", row, label));
+  throw value_error(fmt::format("{}: labels must be 0 or 1; row {} has label {}", op, row, label));
 }
-
-}  // namespace
 
 LogisticRegressionModel train_logistic_regression_sgd(const Array& X, const Array& y, const SGDOptions& o) {
   if (X.shape().size() != 2) throw shape_error("LogisticRegressionWithSGD: features must be a matrix (rows x features)");
@@ -49,7 +46,7 @@ LogisticRegressionModel train_logistic_regression_sgd(const Array& X, const Arra
   if (!(o.mini_batch_fraction > 0 && o.mini_batch_fraction <= 1))
     throw value_error(fmt::format("LogisticRegressionWithSGD: miniBatchFraction must be in (0, 1], got {}", o.mini_batch_fraction));
   if (o.num_iterations < 0) throw value_error(fmt::format("LogisticRegressionWithSGD: numIterations {} < 0", o.num_iterations));
-  check_labels(y, n);
+  detail::check_labels("LogisticRegressionWithSGD", y, n);
   Array w = zeros({d});
   double b = o.intercept ? 1.0 : 0.0;  // Spark appends the bias feature's weight as 1
   double reg_term = 0.5 * o.reg_param * b * b;  // the L2 term of the last update, as Spark reports it
@@ -69,7 +66,7 @@ LogisticRegressionModel train_logistic_regression_sgd(const Array& X, const Arra
     margin.evaluate();
     Array r = sigmoid(margin) - y;
     // Logistic loss log(1 + exp(m)) - y m, computed without overflow.
-    Array loss = maximum(margin, 0.0) + log1p(exp(-abs(margin))) - y * margin;
+    Array loss = detail::logistic_loss(margin, y);
     if (!all) r = r * batch, loss = loss * batch;
     Array g, gb;
     if (o.intercept) {

@@ -16,26 +16,13 @@
 #include "spartanxx/eigen.hpp"
 #include "spartanxx/errors.hpp"
 #include "spartanxx/ops.hpp"
+#include "ml/logistic.hpp"
 
 namespace spartanxx::ml {
 
 namespace {
 
 using Vec = Eigen::VectorXd;
-
-void check_labels(const Array& y, std::int64_t n) {
-  if (y.shape().size() != 1 || y.shape()[0] != n)
-    throw shape_error(fmt::format("LogisticRegression: {} rows of features but labels of {} dimensions and {} entries", n,
-                                  y.shape().size(), y.shape().empty() ? 0 : y.shape()[0]));
-  const Array bad = logical_and(y != 0.0, y != 1.0);
-  if (sum(bad.astype(DType::i64)).item() == 0) return;
-  const auto row = static_cast<std::int64_t>(argmax(bad).item());
-  const double label = sum(where(arange(n) == static_cast<double>(row), y, 0.0)).item();
-  throw value_error(fmt::format("LogisticRegression: labels must be 0 or 1; row {} has label {}", row, label));
-}
-
-/// log(1 + exp(m)) − y m elementwise, without overflow.
-Array logistic_loss(const Array& m, const Array& y) { return maximum(m, 0.0) + log1p(exp(-abs(m))) - y * m; }
 
 /// The objective along the search direction at step a: value f and slope d.
 struct Point {
@@ -106,7 +93,7 @@ LogisticRegressionModel train_logistic_regression_lbfgs(const Array& X, const Ar
   if (!(o.tol >= 0)) throw value_error(fmt::format("LogisticRegression: tol must be >= 0, got {}", o.tol));
   if (!(o.reg_param >= 0)) throw value_error(fmt::format("LogisticRegression: regParam must be >= 0, got {}", o.reg_param));
   if (o.memory < 1) throw value_error(fmt::format("LogisticRegression: memory (L-BFGS history) must be >= 1, got {}", o.memory));
-  check_labels(y, n);
+  detail::check_labels("LogisticRegression", y, n);
   const Array labels = y.astype(DType::f64);
   labels.evaluate();
   const double rows = static_cast<double>(n), positives = sum(labels).item();
@@ -146,7 +133,7 @@ LogisticRegressionModel train_logistic_regression_lbfgs(const Array& X, const Ar
     if (fi) g(d) = sum(r).item() / rows;
     return g;
   };
-  double f = sum(logistic_loss(m, labels)).item() / rows + reg(theta);
+  double f = sum(detail::logistic_loss(m, labels)).item() / rows + reg(theta);
   const double f0 = f;
   Vec g = gradient(theta);
   std::vector<double> history{f};
@@ -185,7 +172,7 @@ LogisticRegressionModel train_logistic_regression_lbfgs(const Array& X, const Ar
     const auto phi = [&](double a) {
       const Array ma = m + a * q;
       const Vec ta = theta + a * dir;
-      const double fa = sum(logistic_loss(ma, labels)).item() / rows + reg(ta);
+      const double fa = sum(detail::logistic_loss(ma, labels)).item() / rows + reg(ta);
       const double slope = sum((sigmoid(ma) - labels) * q).item() / rows + lambda * c.cwiseProduct(ta.head(d)).dot(dir.head(d));
       return Point{a, fa, slope};
     };
