@@ -81,6 +81,9 @@ std::int64_t HashingTF::index_of(std::string_view term) const {
   constexpr std::uint32_t kSeed = 42;
   const std::uint32_t h = variant_ == HashVariant::mllib ? murmur3_32_spark_legacy(term.data(), term.size(), kSeed)
                                                          : murmur3_32(term.data(), term.size(), kSeed);
+  // The non-negative remainder of the signed hash; by a power of two (2^k <= 2^31) that
+  // is the low k bits of its two's complement, without a division.
+  if ((num_features_ & (num_features_ - 1)) == 0) return static_cast<std::int64_t>(h & static_cast<std::uint64_t>(num_features_ - 1));
   const auto signed_hash = static_cast<std::int64_t>(static_cast<std::int32_t>(h));
   const std::int64_t r = signed_hash % num_features_;
   return r < 0 ? r + num_features_ : r;

@@ -198,6 +198,22 @@ TEST(MlHashing, TransformTextsEqualsTokenizedTransform) {
   }
 }
 
+// index_of is the non-negative remainder of the signed 32-bit hash, by powers of two
+// (taken as a bit mask) and by other counts alike.
+TEST(MlHashing, IndexIsTheNonNegativeRemainderOfTheSignedHash) {
+  for (ml::HashVariant v : {ml::HashVariant::mllib, ml::HashVariant::ml})
+    for (std::int64_t features : {std::int64_t{1}, std::int64_t{32}, std::int64_t{1000}, std::int64_t{1} << 18,
+                                  (std::int64_t{1} << 20) + 7, std::int64_t{1} << 31}) {
+      const ml::HashingTF tf(features, v);
+      for (int k = 0; k < 2000; ++k) {
+        const std::string term = "t" + std::to_string(k * 7919);
+        const std::uint32_t h = v == ml::HashVariant::mllib ? legacy(term, 42) : canonical(term, 42);
+        const std::int64_t r = static_cast<std::int64_t>(static_cast<std::int32_t>(h)) % features;
+        ASSERT_EQ(tf.index_of(term), r < 0 ? r + features : r) << term << " mod " << features;
+      }
+    }
+}
+
 TEST(MlHashing, BadFeatureCountIsAnError) {
   EXPECT_THROW(ml::HashingTF(0), sx::value_error);
   EXPECT_THROW(ml::HashingTF(-5), sx::value_error);
