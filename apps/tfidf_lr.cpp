@@ -8,7 +8,6 @@
 // trained on them (SGD, as LogisticRegressionWithSGD, or L-BFGS); it is evaluated on a
 // held-out share or a test file, and can label an unlabeled file. Everything after
 // tokenizing is spartanxx array expressions (src/ml).
-#include <mpi.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -109,19 +108,6 @@ ml::Documents select(ml::Documents& from, const Config& c, bool training) {
   return out;
 }
 
-std::int64_t global_count(std::int64_t mine) {
-  MPI_Allreduce(MPI_IN_PLACE, &mine, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
-  return mine;
-}
-
-std::int64_t count_before(std::int64_t mine) {
-  std::int64_t before = 0;
-  MPI_Exscan(&mine, &before, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank == 0 ? 0 : before;
-}
-
 /// Progress of training on rank 0: a live line on a terminal, plain lines otherwise
 /// (every 10th iteration and the first).
 class Progress {
@@ -185,7 +171,7 @@ std::int64_t predict_file(const Config& c, const TermsFn& tokenize, const ml::Ha
   }
   const sx::Array X = idf.transform(htf.transform_texts(texts, tokenize));
   const Eigen::VectorXd p = sx::to_eigen(model.predict_probability(X));  // every rank: n values
-  const std::int64_t first = count_before(static_cast<std::int64_t>(ids.size()));
+  const std::int64_t first = sx::Runtime::current().exclusive_sum(static_cast<std::int64_t>(ids.size()));
   std::string out;
   for (std::size_t k = 0; k < ids.size(); ++k) {
     const double prob = p(first + static_cast<std::int64_t>(k));
@@ -229,8 +215,8 @@ int run(const sx::Runtime& rt, const Config& c) {
   } else {
     train = select(all, c, true);
     test = select(all, c, false);
-    train.total = global_count(static_cast<std::int64_t>(train.texts.size()));
-    test.total = global_count(static_cast<std::int64_t>(test.texts.size()));
+    train.total = rt.sum(static_cast<std::int64_t>(train.texts.size()));
+    test.total = rt.sum(static_cast<std::int64_t>(test.texts.size()));
   }
   rt.barrier();
   const double t_read = seconds_since(t0);

@@ -43,8 +43,8 @@ struct Range {
 ///     y.evaluate();                                              // now it is
 class Array {
  public:
+  /// An empty handle (every operation on it is an error); assign an array to it.
   Array() = default;
-  explicit Array(std::shared_ptr<detail::Node> node) : node_(std::move(node)) {}
 
   const Shape& shape() const;
   DType dtype() const;
@@ -77,12 +77,23 @@ class Array {
   /// The single element of a one-element array, as double (collective).
   double item() const;
 
-  const std::shared_ptr<detail::Node>& node() const { return node_; }
 
  private:
+  friend struct detail::ArrayAccess;  // the graph's side of the handle (src/expr/build.hpp)
+  explicit Array(std::shared_ptr<detail::Node> node) : node_(std::move(node)) {}
   const detail::Node& checked() const;
   std::shared_ptr<detail::Node> node_;
 };
+
+/// All elements in C order, converted to T (double, float, int64, int32 or uint8 for
+/// booleans), on every rank (collective): to_vector<double>(sum(x, 0)).
+template <class T>
+std::vector<T> to_vector(const Array& a);
+extern template std::vector<double> to_vector<double>(const Array&);
+extern template std::vector<float> to_vector<float>(const Array&);
+extern template std::vector<std::int64_t> to_vector<std::int64_t>(const Array&);
+extern template std::vector<std::int32_t> to_vector<std::int32_t>(const Array&);
+extern template std::vector<std::uint8_t> to_vector<std::uint8_t>(const Array&);
 
 /// The optimized plan of `a` as text: each node with its layout, the bytes it is
 /// predicted to move and, after evaluation, the bytes it moved on this rank.

@@ -11,15 +11,6 @@
 
 namespace spartanxx {
 
-/// All elements in C order, converted to T, on every rank (collective).
-template <class T>
-std::vector<T> to_vector(const Array& a);
-extern template std::vector<double> to_vector<double>(const Array&);
-extern template std::vector<float> to_vector<float>(const Array&);
-extern template std::vector<std::int64_t> to_vector<std::int64_t>(const Array&);
-extern template std::vector<std::int32_t> to_vector<std::int32_t>(const Array&);
-extern template std::vector<std::uint8_t> to_vector<std::uint8_t>(const Array&);
-
 /// A matrix whose every rank passes the same values; each rank keeps its part. Eigen
 /// vectors (one column at compile time) become 1-d arrays.
 ///

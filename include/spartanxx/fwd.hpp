@@ -10,5 +10,6 @@ struct CommCounters;
 enum class DType;
 namespace detail {
 struct Node;
+struct ArrayAccess;
 }
 }  // namespace spartanxx

@@ -55,6 +55,15 @@ Array square(const Array& a);
 Array tanh(const Array& a);
 /// 1 / (1 + exp(-x)), computed without overflow for large |x|.
 Array sigmoid(const Array& a);
+/// -1, 0 or +1 by the sign of each element (0 for ±0, NaN for NaN), as numpy.sign.
+Array sign(const Array& a);
+/// The largest whole number <= x (smallest >= x); integers and booleans are returned as
+/// they are, in their dtype (NumPy 2.1 on): floor(full({2}, -1.5)) == [-2, -2].
+Array floor(const Array& a);
+Array ceil(const Array& a);
+/// Boolean tests: x is NaN; x is neither infinite nor NaN (integers are always finite).
+Array isnan(const Array& a);
+Array isfinite(const Array& a);
 
 /// where(cond, a, b): a where cond is true, else b; cond is converted to bool.
 Array where(const Array& cond, const Array& a, const Array& b);
@@ -141,6 +150,10 @@ Array count_nonzero(const Array& a, int axis);
 /// 2-norm: of the flattened array (Frobenius for matrices) or of vectors along `axis`.
 Array norm(const Array& a);
 Array norm(const Array& a, int axis);
+
+/// Each row divided by its L1 (ord = 1: sum of |x|) or L2 (ord = 2) norm; rows whose norm
+/// is zero are left as they are, as sklearn.preprocessing.normalize. Sparse stays sparse.
+Array normalize_rows(const Array& a, int ord = 2);
 
 // ---- linear algebra ----
 /// numpy.dot for 0-d, 1-d and 2-d operands: matrix·matrix, matrix·vector,

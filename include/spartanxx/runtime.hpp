@@ -1,39 +1,14 @@
 #pragma once
 // The MPI runtime and evaluation accounting.
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "spartanxx/stats.hpp"
+
 namespace spartanxx {
-
-/// Bytes and messages this rank sent and received.
-struct CommCounters {
-  std::int64_t bytes_sent = 0;
-  std::int64_t bytes_received = 0;
-  std::int64_t messages_sent = 0;
-  std::int64_t messages_received = 0;
-};
-
-/// What evaluating one graph node cost on this rank.
-struct NodeStats {
-  std::string op;          // "add", "dot[replicate rhs]", "sum(axis=1)", ...
-  std::string shape;       // "(1000, 64)"
-  std::string layout;      // "rows(4)", "replicated", ...
-  CommCounters comm;       // bytes and messages this node moved
-  std::int64_t predicted_bytes = 0;  // the cost model's figure, summed over all ranks
-  std::int64_t temp_bytes = 0;       // bytes of buffers allocated on this rank
-  double seconds = 0;                // wall time on this rank
-};
-
-/// What the last forced evaluation cost on this rank.
-struct EvalStats {
-  CommCounters comm;                // totals
-  std::int64_t predicted_bytes = 0;  // over all ranks
-  std::int64_t temp_bytes = 0;
-  double seconds = 0;
-  std::vector<NodeStats> nodes;      // in execution order
-};
 
 /// RAII over MPI: initializes MPI (unless the caller already did), owns spartanxx's
 /// duplicated world communicator and finalizes MPI on destruction if it initialized it.
@@ -55,16 +30,46 @@ class Runtime {
   int rank() const;
   int size() const;
   void barrier() const;
-  /// Cumulative bytes and messages of all evaluations so far on this rank.
+  /// Cumulative bytes and messages this rank has sent and received through spartanxx.
   CommCounters counters() const;
 
   /// The live runtime; throws std::logic_error when there is none.
   static Runtime& current();
 
-  struct Impl;
-  Impl& impl() const { return *impl_; }
+  // Collectives for programs written on the public API (jobs, src/ml): every rank calls
+  // them in the same order, as every spartanxx call. They go through spartanxx's own
+  // communicator, are counted in counters(), and fail with mpi_error.
+
+  /// The sum of `mine` over all ranks: rt.sum(local_count).
+  std::int64_t sum(std::int64_t mine) const;
+  /// Element-wise sums over all ranks, in place (every rank passes as many values).
+  void sum(std::vector<std::int64_t>& values) const;
+  /// The sum of `mine` over the ranks before this one (0 on rank 0): where this rank's
+  /// items start when every rank's items are numbered in rank order.
+  std::int64_t exclusive_sum(std::int64_t mine) const;
+  /// Every rank's `mine`, by rank.
+  std::vector<std::int64_t> gather(std::int64_t mine) const;
+
+  /// Error agreement: every rank passes the exception it caught in its local work (or
+  /// nullptr). If any rank failed, every rank throws the same typed exception (io_error,
+  /// value_error, ...): the lowest failing rank's, its message prefixed "[rank r] ". An
+  /// error that agree() itself raised passes through unchanged.
+  void agree(std::exception_ptr local_error) const;
+  /// Runs `local` on this rank, then agrees on failure (see agree()):
+  ///     rt.run_agreed([&] { parse(my_lines); });  // a bad line on rank 2 throws on every rank
+  template <class F>
+  void run_agreed(F&& local) const {
+    std::exception_ptr err;
+    try {
+      local();
+    } catch (...) {
+      err = std::current_exception();
+    }
+    agree(err);
+  }
 
  private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "spartanxx/array.hpp"
+#include "spartanxx/ops.hpp"  // sign and normalize_rows, which keep sparse arrays sparse
 
 namespace spartanxx {
 
@@ -46,13 +47,6 @@ Array to_sparse(const Array& a);
 
 /// Stored entries of a sparse array (the elements of a dense one). Collective.
 std::int64_t nnz(const Array& a);
-
-/// -1, 0 or +1 by the sign of each element (0 for ±0, NaN for NaN), as numpy.sign.
-Array sign(const Array& a);
-
-/// Each row divided by its L1 (ord = 1: sum of |x|) or L2 (ord = 2) norm; rows whose norm
-/// is zero are left as they are, as sklearn.preprocessing.normalize. Sparse stays sparse.
-Array normalize_rows(const Array& a, int ord = 2);
 
 namespace random {
 /// A sparse (n, m) float64 matrix: each element is stored with probability `density`,

@@ -1,10 +1,11 @@
 // The public Array handle and conversions out of spartanxx.
 #include <fmt/format.h>
 
-#include "expr/build.hpp"
-#include "expr/context.hpp"
-#include "expr/plan.hpp"
 #include "array/elementwise_kernels.hpp"
+#include "array/sparse.hpp"
+#include "expr/boundary.hpp"
+#include "expr/build.hpp"
+#include "expr/executor.hpp"
 #include "mpi_backend/communicator.hpp"
 #include "spartanxx/eigen.hpp"
 #include "spartanxx/errors.hpp"
@@ -53,13 +54,13 @@ double Array::item() const {
 
 template <class T>
 std::vector<T> to_vector(const Array& a) {
-  const auto& node = detail::node_of(a, "to_vector");
-  detail::evaluate(node);
+  detail::node_of(a, "to_vector");
+  const detail::DistArray& data = detail::data_of(a);
   auto& comm = detail::context_comm();
   std::vector<T> out;
   comm.run_agreed([&] { out.resize(static_cast<std::size_t>(a.size())); });  // a rank short of memory is heard
-  const detail::Buffer whole = detail::gather_whole(*node->result, comm);
-  detail::convert(whole.data(), node->dtype, reinterpret_cast<std::byte*>(out.data()), dtype_of<T>(), out.size());
+  const detail::Buffer whole = detail::gather_whole(data, comm);
+  detail::convert(whole.data(), data.dtype(), reinterpret_cast<std::byte*>(out.data()), dtype_of<T>(), out.size());
   return out;
 }
 

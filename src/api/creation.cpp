@@ -5,9 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "expr/boundary.hpp"
 #include "expr/build.hpp"
-#include "expr/context.hpp"
-#include "expr/plan.hpp"
 #include "mpi_backend/communicator.hpp"
 #include "spartanxx/creation.hpp"
 #include "spartanxx/errors.hpp"
@@ -23,23 +22,19 @@ void check_shape(const char* op, const Shape& shape) {
     if (d < 0) throw value_error(fmt::format("{}: negative dimensions are not allowed (shape {})", op, tiling::to_string(shape)));
 }
 
-Array leaf(Op op, const Shape& shape, DType dtype, const char* name) {
+/// A generated leaf; `set` fills in its parameters.
+template <class Set>
+Array generated(Op op, const Shape& shape, DType dtype, const char* name, Set&& set) {
   check_shape(name, shape);
-  return Array(make_node(op, shape, dtype));
-}
-
-Array materialize(const Shape& shape, DType dtype, detail::DistArray data) {
-  auto n = make_node(Op::materialized, shape, dtype);
-  n->result = std::make_shared<detail::DistArray>(std::move(data));
-  return Array(n);
+  auto n = make_node(op, shape, dtype);
+  set(*n);
+  return detail::array_of(std::move(n));
 }
 
 }  // namespace
 
 Array full(const Shape& shape, double value, DType dtype) {
-  Array a = leaf(Op::constant, shape, dtype, "full");
-  a.node()->value = value;
-  return a;
+  return generated(Op::constant, shape, dtype, "full", [&](detail::Node& n) { n.value = value; });
 }
 Array zeros(const Shape& shape, DType dtype) { return full(shape, 0.0, dtype); }
 Array ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
@@ -48,42 +43,40 @@ Array ones_like(const Array& a) { return ones(a.shape(), a.dtype()); }
 Array full_like(const Array& a, double value) { return full(a.shape(), value, a.dtype()); }
 
 Array arange(std::int64_t stop) {
-  Array a = leaf(Op::arange, {std::max<std::int64_t>(stop, 0)}, DType::i64, "arange");
-  a.node()->value = 0;
-  a.node()->value2 = 1;
-  return a;
+  return generated(Op::arange, {std::max<std::int64_t>(stop, 0)}, DType::i64, "arange", [](detail::Node& n) {
+    n.value = 0;
+    n.value2 = 1;
+  });
 }
 
 Array arange(double start, double stop, double step, DType dtype) {
   if (step == 0 || !std::isfinite(step)) throw value_error(fmt::format("arange: step must be finite and non-zero, got {}", step));
   const double len = std::ceil((stop - start) / step);
-  Array a = leaf(Op::arange, {len > 0 ? static_cast<std::int64_t>(len) : 0}, dtype, "arange");
-  a.node()->value = start;
-  a.node()->value2 = step;
-  return a;
+  return generated(Op::arange, {len > 0 ? static_cast<std::int64_t>(len) : 0}, dtype, "arange", [&](detail::Node& n) {
+    n.value = start;
+    n.value2 = step;
+  });
 }
 
 Array eye(std::int64_t n, std::int64_t m, std::int64_t k, DType dtype) {
-  Array a = leaf(Op::eye, {n, m < 0 ? n : m}, dtype, "eye");
-  a.node()->ivalue = k;
-  return a;
+  return generated(Op::eye, {n, m < 0 ? n : m}, dtype, "eye", [&](detail::Node& e) { e.ivalue = k; });
 }
 
 namespace random {
 Array uniform(const Shape& shape, std::uint64_t seed, double lo, double hi) {
-  Array a = leaf(Op::uniform, shape, DType::f64, "random::uniform");
-  a.node()->seed = seed;
-  a.node()->value = lo;
-  a.node()->value2 = hi;
-  return a;
+  return generated(Op::uniform, shape, DType::f64, "random::uniform", [&](detail::Node& n) {
+    n.seed = seed;
+    n.value = lo;
+    n.value2 = hi;
+  });
 }
 
 Array normal(const Shape& shape, std::uint64_t seed, double mean, double sd) {
-  Array a = leaf(Op::normal, shape, DType::f64, "random::normal");
-  a.node()->seed = seed;
-  a.node()->value = mean;
-  a.node()->value2 = sd;
-  return a;
+  return generated(Op::normal, shape, DType::f64, "random::normal", [&](detail::Node& n) {
+    n.seed = seed;
+    n.value = mean;
+    n.value2 = sd;
+  });
 }
 }  // namespace random
 
@@ -96,7 +89,7 @@ Array from_buffer(const Shape& shape, DType dtype, const void* data) {
   const detail::Box whole = detail::Box::whole(shape);
   for (auto& tile : out.tiles())
     detail::copy_box(static_cast<const std::byte*>(data), whole, tile.data.data(), tile.box, tile.box, elem);
-  return materialize(shape, dtype, std::move(out));
+  return detail::leaf(std::move(out));
 }
 
 Array from_rows(const Shape& shape, const std::function<void(std::int64_t, std::int64_t, double*)>& fill) {
@@ -109,7 +102,7 @@ Array from_rows(const Shape& shape, const std::function<void(std::int64_t, std::
   comm.run_agreed([&] {
     for (auto& tile : out.tiles()) fill(tile.box.lo[0], tile.box.hi[0], tile.data.as<double>());
   });
-  return materialize(shape, DType::f64, std::move(out));
+  return detail::leaf(std::move(out));
 }
 
 Array from_rank_parts(const std::vector<double>& local) {

@@ -4,11 +4,11 @@
 
 #include <cmath>
 
+#include "array/elementwise_kernels.hpp"
 #include "array/random_bits.hpp"
 #include "array/sparse.hpp"
+#include "expr/boundary.hpp"
 #include "expr/build.hpp"
-#include "expr/context.hpp"
-#include "expr/plan.hpp"
 #include "mpi_backend/communicator.hpp"
 #include "spartanxx/eigen.hpp"
 #include "spartanxx/errors.hpp"
@@ -23,15 +23,6 @@ namespace {
 
 using detail::DistArray;
 using detail::Op;
-
-Array materialize_sparse(DistArray data) {
-  auto n = detail::make_node(Op::materialized, data.shape(), data.dtype());
-  n->sparse = true;
-  n->pattern = detail::new_pattern_id();
-  n->nnz_estimate = data.nnz();
-  n->result = std::make_shared<DistArray>(std::move(data));
-  return Array(n);
-}
 
 void check_matrix_shape(const char* op, const Shape& shape) {
   if (shape.size() != 2 || shape[0] < 0 || shape[1] < 0)
@@ -57,11 +48,7 @@ Array sparse_from_triplets(const Shape& shape, const std::vector<std::int64_t>& 
   });
   detail::Triplets t;
   t.row = rows, t.col = cols, t.val = values;
-  return detail::sparse_from_triplets(shape, std::move(t), dtype);
-}
-
-Array detail::sparse_from_triplets(const Shape& shape, Triplets triplets, DType dtype) {
-  return materialize_sparse(sparse_from_triplets_local(shape, dtype, std::move(triplets), context_comm()));
+  return detail::sparse_leaf(shape, std::move(t), dtype);
 }
 
 Array sparse_from_csr(const Shape& shape, const std::int64_t* row_ptr, const std::int64_t* cols, const double* values,
@@ -105,7 +92,7 @@ Array sparse_from_csr(const Shape& shape, const std::int64_t* row_ptr, const std
       }
     tiles.push_back(detail::csr_from_triplets(b.lo[0], b.hi[0], t, dtype));
   }
-  return materialize_sparse(detail::sparse_from_tiles(layout, dtype, std::move(tiles), comm));
+  return detail::leaf(detail::sparse_from_tiles(layout, dtype, std::move(tiles), comm));
 }
 
 Array sparse_from_local_rows(std::int64_t num_cols, std::vector<std::int64_t> row_ptr, std::vector<std::int64_t> cols,
@@ -157,13 +144,13 @@ Array sparse_from_local_rows(std::int64_t num_cols, std::vector<std::int64_t> ro
   }
   std::vector<detail::CsrTile> tiles;
   tiles.push_back(std::move(tile));
-  return materialize_sparse(detail::sparse_from_tiles(layout, dtype, std::move(tiles), comm));
+  return detail::leaf(detail::sparse_from_tiles(layout, dtype, std::move(tiles), comm));
 }
 
 Array todense(const Array& a) {
   const auto& in = detail::node_of(a, "todense");
   if (!in->sparse) return a;
-  return Array(detail::make_node(Op::todense, in->shape, in->dtype, {in}));
+  return detail::array_of(detail::make_node(Op::todense, in->shape, in->dtype, {in}));
 }
 
 Array to_sparse(const Array& a) {
@@ -174,13 +161,12 @@ Array to_sparse(const Array& a) {
   n->sparse = true;
   n->pattern = detail::new_pattern_id();
   n->nnz_estimate = tiling::volume(in->shape);
-  return Array(n);
+  return detail::array_of(std::move(n));
 }
 
 std::int64_t nnz(const Array& a) {
-  const auto& node = detail::node_of(a, "nnz");
-  detail::evaluate(node);
-  return node->result->nnz();
+  detail::node_of(a, "nnz");
+  return detail::data_of(a).nnz();
 }
 
 Array normalize_rows(const Array& a, int ord) {
@@ -240,18 +226,17 @@ Array sparse_uniform(const Shape& shape, double density, std::uint64_t seed, dou
     }
     tiles.push_back(detail::make_csr(std::move(pat), vals.data(), vals.size() * 8));
   }
-  return materialize_sparse(detail::sparse_from_tiles(layout, DType::f64, std::move(tiles), comm));
+  return detail::leaf(detail::sparse_from_tiles(layout, DType::f64, std::move(tiles), comm));
 }
 }  // namespace random
 
 Eigen::SparseMatrix<double, Eigen::RowMajor, std::int64_t> to_eigen_sparse(const Array& a) {
   const Array s = a.is_sparse() ? a : to_sparse(a);
-  const auto& node = detail::node_of(s, "to_eigen_sparse");
-  detail::evaluate(node);
-  auto& comm = detail::context_comm();
-  const detail::CsrTile whole = detail::gather_sparse_whole(*node->result, comm);
+  detail::node_of(s, "to_eigen_sparse");
+  const detail::DistArray& data = detail::data_of(s);
+  const detail::CsrTile whole = detail::gather_sparse_whole(data, detail::context_comm());
   std::vector<double> scratch;
-  const double* v = detail::double_values(whole, node->dtype, scratch);
+  const double* v = detail::double_values(whole, data.dtype(), scratch);
   using M = Eigen::SparseMatrix<double, Eigen::RowMajor, std::int64_t>;
   return M(Eigen::Map<const M>(s.shape()[0], s.shape()[1], whole.nnz(), whole.row_ptr(), whole.col(), v));
 }

@@ -164,6 +164,23 @@ void apply(MapOp op, index_t n, const Operand<C>* in, C* __restrict r) {
       // numpy.sign: -1, 0 or 1; NaN stays NaN.
       map1(n, r, in, [](C a) { return a > C(0) ? C(1) : a < C(0) ? static_cast<C>(-1) : a == C(0) ? C(0) : a; });
       return;
+    case MapOp::floor:
+      if constexpr (fp) map1(n, r, in, [](C a) { return std::floor(a); });
+      else map1(n, r, in, [](C a) { return a; });  // whole already
+      return;
+    case MapOp::ceil:
+      if constexpr (fp) map1(n, r, in, [](C a) { return std::ceil(a); });
+      else map1(n, r, in, [](C a) { return a; });
+      return;
+    case MapOp::isnan:
+      if constexpr (fp) map1(n, r, in, [](C a) { return C(a != a); });
+      else map1(n, r, in, [](C) { return C(0); });
+      return;
+    case MapOp::isfinite:
+      // a - a is 0 exactly for finite a, NaN for infinities and NaN.
+      if constexpr (fp) map1(n, r, in, [](C a) { return C(a - a == C(0)); });
+      else map1(n, r, in, [](C) { return C(1); });
+      return;
     case MapOp::add: map2(n, r, in, [](C a, C b) { return static_cast<C>(a + b); }); return;
     case MapOp::subtract: map2(n, r, in, [](C a, C b) { return static_cast<C>(a - b); }); return;
     case MapOp::multiply: map2(n, r, in, [](C a, C b) { return static_cast<C>(a * b); }); return;

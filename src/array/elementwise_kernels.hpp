@@ -8,18 +8,11 @@
 #include <cstddef>
 #include <vector>
 
+#include "array/map_ops.hpp"
 #include "spartanxx/dtype.hpp"
 #include "tiling/box.hpp"
 
 namespace spartanxx::detail {
-
-enum class MapOp {
-  identity,  // also casts
-  negative, logical_not, exp, log, log1p, sqrt, abs, square, tanh, sigmoid, sign,
-  add, subtract, multiply, divide, power, maximum, minimum,
-  equal, not_equal, less, less_equal, greater, greater_equal, logical_and, logical_or,
-  where,  // inputs: condition, a, b
-};
 
 struct MapInput {
   const std::byte* data = nullptr;

@@ -539,4 +539,15 @@ CsrTile csr_transpose(const CsrTile& a, const double* av, index_t cols) {
   return from_eigen(t, DType::f64);
 }
 
+Buffer gather_whole(const DistArray& a, Communicator& comm) {
+  if (a.is_sparse()) {
+    const CsrTile whole = gather_sparse_whole(a, comm);
+    Buffer out(static_cast<std::size_t>(tiling::volume(a.shape())) * itemsize(a.dtype()));
+    csr_to_dense(whole, a.dtype(), a.shape()[1], out.data());
+    return out;
+  }
+  const Needs needs(comm.size(), std::vector<Box>{Box::whole(a.shape())});
+  return std::move(gather_boxes(a, needs, comm)[0]);
+}
+
 }  // namespace spartanxx::detail

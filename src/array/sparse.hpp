@@ -65,6 +65,9 @@ DistArray sparse_from_tiles(const Layout& layout, DType dtype, std::vector<CsrTi
 /// Collective. The whole sparse matrix on every rank, as one tile over all rows.
 CsrTile gather_sparse_whole(const DistArray& a, Communicator& comm);
 
+/// Collective. The whole array (dense or sparse), in C order, on every rank.
+Buffer gather_whole(const DistArray& a, Communicator& comm);
+
 /// Entry values of a tile as double (a copy unless the dtype is float64).
 std::vector<double> values_as_double(const CsrTile& t, DType dtype);
 /// Pointer to the float64 values of a tile, converting into `scratch` if needed.

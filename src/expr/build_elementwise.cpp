@@ -14,8 +14,9 @@
 namespace spartanxx::detail {
 
 const NodePtr& node_of(const Array& a, const char* op) {
-  if (!a.node()) throw std::logic_error(fmt::format("{}: the Array handle is empty (default-constructed)", op));
-  return a.node();
+  const NodePtr& n = ArrayAccess::node(a);
+  if (!n) throw std::logic_error(fmt::format("{}: the Array handle is empty (default-constructed)", op));
+  return n;
 }
 
 Shape broadcast_shapes(const char* op, const std::vector<const Node*>& operands) {
@@ -77,7 +78,7 @@ Array weak_scalar(double value, DType kind) {
   n->scalar_kind = kind;
   n->value = value;
   n->ivalue = static_cast<std::int64_t>(value);
-  return Array(n);
+  return array_of(std::move(n));
 }
 
 Array weak_scalar(std::int64_t value, DType kind) {
@@ -85,56 +86,20 @@ Array weak_scalar(std::int64_t value, DType kind) {
   n->scalar_kind = kind;
   n->ivalue = value;
   n->value = static_cast<double>(value);
-  return Array(n);
+  return array_of(std::move(n));
 }
 
 namespace {
 
 DType float_result(DType t) { return t == DType::f32 ? DType::f32 : DType::f64; }
 
-/// The operation at sparse operands' implicit zeros (scalars at their values); NaN when
-/// it has no simple value.
-double at_zero(Op op, const std::vector<double>& a) {
-  const double x = a[0], y = a.size() > 1 ? a[1] : 0;
-  switch (op) {
-    case Op::negative: return -x;
-    case Op::abs: return std::abs(x);
-    case Op::sqrt: return std::sqrt(x);
-    case Op::square: return x * x;
-    case Op::sign: return x > 0 ? 1 : x < 0 ? -1 : x;
-    case Op::cast: return x;
-    case Op::log1p: return std::log1p(x);
-    case Op::tanh: return std::tanh(x);
-    case Op::exp: return std::exp(x);
-    case Op::log: return std::log(x);
-    case Op::sigmoid: return 1 / (1 + std::exp(-x));
-    case Op::logical_not: return x == 0;
-    case Op::add: return x + y;
-    case Op::subtract: return x - y;
-    case Op::multiply: return x * y;
-    case Op::divide: return x / y;
-    case Op::power: return std::pow(x, y);
-    case Op::maximum: return std::max(x, y);
-    case Op::minimum: return std::min(x, y);
-    case Op::equal: return x == y;
-    case Op::not_equal: return x != y;
-    case Op::less: return x < y;
-    case Op::less_equal: return x <= y;
-    case Op::greater: return x > y;
-    case Op::greater_equal: return x >= y;
-    case Op::logical_and: return x != 0 && y != 0;
-    case Op::logical_or: return x != 0 || y != 0;
-    case Op::where: return x != 0 ? y : a[2];
-    default: return std::nan("");
-  }
-}
-
 std::uint64_t g_next_pattern = 0;
 
 /// Sparse operands: the result is sparse with their pattern when the operation keeps
 /// zeros zero (evaluated at the implicit zeros, or a product with dense arrays);
 /// otherwise a value_error that says to call todense() first.
-void apply_sparse_rules(Op op, const std::vector<const Node*>& raw, Node& out) {
+void apply_sparse_rules(MapOp op, const std::vector<const Node*>& raw, Node& out) {
+  const MapOpInfo& info = map_info(op);
   const Node* first = nullptr;
   bool dense_arrays = false;
   std::vector<std::string> shapes;
@@ -146,82 +111,68 @@ void apply_sparse_rules(Op op, const std::vector<const Node*>& raw, Node& out) {
   if (!first) return;
   const std::string operands = fmt::format("{}", fmt::join(shapes, ", "));
   if (out.shape != first->shape)
-    throw shape_error(fmt::format("{}: a sparse operand cannot be broadcast (operands {})", op_name(op), operands));
+    throw shape_error(fmt::format("{}: a sparse operand cannot be broadcast (operands {})", info.name, operands));
   for (const Node* n : raw)
     if (n->sparse && n->pattern != first->pattern)
       throw value_error(fmt::format("{}: sparse operands of different structure are not supported (operands {}); "
                                     "call todense() on one of them first",
-                                    op_name(op), operands));
+                                    info.name, operands));
   bool keeps = false;
   if (dense_arrays) {
-    keeps = op == Op::multiply || op == Op::logical_and;
+    keeps = info.zero_dominates;
   } else {
-    std::vector<double> args;
-    for (const Node* n : raw) args.push_back(n->sparse ? 0.0 : n->value);
-    const double z = at_zero(op, args);
-    keeps = z == 0;
+    double args[3] = {0, 0, 0};
+    for (std::size_t i = 0; i < raw.size(); ++i) args[i] = raw[i]->sparse ? 0.0 : raw[i]->value;
+    keeps = info.at(args[0], args[1], args[2]) == 0;
   }
   if (!keeps)
     throw value_error(fmt::format("{}: the result would not be sparse (the operation does not keep zeros zero; "
                                   "operands {}); call todense() first",
-                                  op_name(op), operands));
+                                  info.name, operands));
   out.sparse = true;
   out.pattern = first->pattern;
   out.nnz_estimate = first->nnz_estimate;
 }
 
-Array build(Op op, std::vector<Array> args) {
+Array build(MapOp op, std::vector<Array> args) {
+  const MapOpInfo& info = map_info(op);
   std::vector<NodePtr> inputs;
   std::vector<const Node*> raw;
   for (const Array& a : args) {
-    inputs.push_back(node_of(a, op_name(op)));
+    inputs.push_back(node_of(a, info.name));
     raw.push_back(inputs.back().get());
   }
-  Shape shape = broadcast_shapes(op_name(op), raw);
+  Shape shape = broadcast_shapes(info.name, raw);
   std::vector<const Node*> values = raw;
-  if (op == Op::where) values.erase(values.begin());  // the condition does not promote
+  if (op == MapOp::where) values.erase(values.begin());  // the condition does not promote
   const DType rt = result_type(values);
-  DType out = rt;
-  switch (op) {
-    case Op::subtract:
-      if (rt == DType::boolean)
-        throw dtype_error(fmt::format("subtract: the boolean subtract is not supported (shapes {} and {}); use logical_and/logical_not",
-                                      tiling::to_string(raw[0]->shape), tiling::to_string(raw[1]->shape)));
-      break;
-    case Op::negative:
-      if (rt == DType::boolean)
-        throw dtype_error(fmt::format("negative: the boolean negative is not supported (shape {}); use logical_not",
-                                      tiling::to_string(raw[0]->shape)));
-      break;
-    case Op::divide: out = float_result(rt); break;
-    case Op::exp: case Op::log: case Op::log1p: case Op::sqrt: case Op::tanh: case Op::sigmoid:
-      out = float_result(rt);
-      break;
-    case Op::equal: case Op::not_equal: case Op::less: case Op::less_equal: case Op::greater:
-    case Op::greater_equal: case Op::logical_and: case Op::logical_or: case Op::logical_not:
-      out = DType::boolean;
-      break;
-    default: break;
+  if (info.boolean_hint && rt == DType::boolean) {
+    std::vector<std::string> shapes;
+    for (const Node* n : raw) shapes.push_back(tiling::to_string(n->shape));
+    throw dtype_error(fmt::format("{}: the boolean {} is not supported ({} {}); {}", info.name, info.name,
+                                  raw.size() == 1 ? "shape" : "shapes", fmt::join(shapes, " and "), info.boolean_hint));
   }
+  const DType out = info.result == MapResult::floating ? float_result(rt)
+                    : info.result == MapResult::boolean ? DType::boolean
+                                                        : rt;
   // A C++ integer outside the range of the integer dtype it would be cast to is an
   // error, as NumPy 2 raises for Python integers (comparisons are exact: they compute in
   // int64, see compute_dtype).
-  const bool compares = op == Op::equal || op == Op::not_equal || op == Op::less || op == Op::less_equal ||
-                        op == Op::greater || op == Op::greater_equal;
-  if (rt == DType::i32 && !compares)
+  if (rt == DType::i32 && info.compute != MapCompute::operands)
     for (const Node* n : raw)
       if (n->op == Op::weak_scalar && n->scalar_kind == DType::i64 &&
           (n->ivalue < std::numeric_limits<std::int32_t>::min() || n->ivalue > std::numeric_limits<std::int32_t>::max()))
-        throw value_error(fmt::format("{}: integer {} is out of bounds for int32", op_name(op), n->ivalue));
-  if (op == Op::power && is_integer(rt))
+        throw value_error(fmt::format("{}: integer {} is out of bounds for int32", info.name, n->ivalue));
+  if (op == MapOp::power && is_integer(rt))
     for (std::size_t i = 1; i < raw.size(); ++i)
       if (raw[i]->op == Op::weak_scalar && raw[i]->ivalue < 0 && raw[i]->scalar_kind != DType::f64)
         throw value_error(fmt::format("power: integers to negative integer powers are not allowed (exponent {})",
                                       raw[i]->ivalue));
   // Weak scalars take the result's dtype (their values are kept in double/int64).
-  auto node = make_node(op, std::move(shape), out, std::move(inputs));
+  auto node = make_node(Op::map, std::move(shape), out, std::move(inputs));
+  node->fn = op;
   apply_sparse_rules(op, raw, *node);
-  return Array(node);
+  return array_of(std::move(node));
 }
 
 }  // namespace
@@ -232,37 +183,41 @@ std::uint64_t new_pattern_id() { return ++g_next_pattern; }
 
 namespace spartanxx {
 using detail::build;
-using detail::Op;
+using detail::MapOp;
 
-Array add(const Array& a, const Array& b) { return build(Op::add, {a, b}); }
-Array subtract(const Array& a, const Array& b) { return build(Op::subtract, {a, b}); }
-Array multiply(const Array& a, const Array& b) { return build(Op::multiply, {a, b}); }
-Array divide(const Array& a, const Array& b) { return build(Op::divide, {a, b}); }
-Array power(const Array& a, const Array& b) { return build(Op::power, {a, b}); }
-Array maximum(const Array& a, const Array& b) { return build(Op::maximum, {a, b}); }
-Array minimum(const Array& a, const Array& b) { return build(Op::minimum, {a, b}); }
-Array equal(const Array& a, const Array& b) { return build(Op::equal, {a, b}); }
-Array not_equal(const Array& a, const Array& b) { return build(Op::not_equal, {a, b}); }
-Array less(const Array& a, const Array& b) { return build(Op::less, {a, b}); }
-Array less_equal(const Array& a, const Array& b) { return build(Op::less_equal, {a, b}); }
-Array greater(const Array& a, const Array& b) { return build(Op::greater, {a, b}); }
-Array greater_equal(const Array& a, const Array& b) { return build(Op::greater_equal, {a, b}); }
-Array logical_and(const Array& a, const Array& b) { return build(Op::logical_and, {a, b}); }
-Array logical_or(const Array& a, const Array& b) { return build(Op::logical_or, {a, b}); }
-Array negative(const Array& a) { return build(Op::negative, {a}); }
-Array logical_not(const Array& a) { return build(Op::logical_not, {a}); }
-Array exp(const Array& a) { return build(Op::exp, {a}); }
-Array log(const Array& a) { return build(Op::log, {a}); }
-Array log1p(const Array& a) { return build(Op::log1p, {a}); }
-Array sqrt(const Array& a) { return build(Op::sqrt, {a}); }
-Array abs(const Array& a) { return build(Op::abs, {a}); }
-Array square(const Array& a) { return build(Op::square, {a}); }
-Array tanh(const Array& a) { return build(Op::tanh, {a}); }
-Array sigmoid(const Array& a) { return build(Op::sigmoid, {a}); }
-Array sign(const Array& a) { return build(Op::sign, {a}); }
+Array add(const Array& a, const Array& b) { return build(MapOp::add, {a, b}); }
+Array subtract(const Array& a, const Array& b) { return build(MapOp::subtract, {a, b}); }
+Array multiply(const Array& a, const Array& b) { return build(MapOp::multiply, {a, b}); }
+Array divide(const Array& a, const Array& b) { return build(MapOp::divide, {a, b}); }
+Array power(const Array& a, const Array& b) { return build(MapOp::power, {a, b}); }
+Array maximum(const Array& a, const Array& b) { return build(MapOp::maximum, {a, b}); }
+Array minimum(const Array& a, const Array& b) { return build(MapOp::minimum, {a, b}); }
+Array equal(const Array& a, const Array& b) { return build(MapOp::equal, {a, b}); }
+Array not_equal(const Array& a, const Array& b) { return build(MapOp::not_equal, {a, b}); }
+Array less(const Array& a, const Array& b) { return build(MapOp::less, {a, b}); }
+Array less_equal(const Array& a, const Array& b) { return build(MapOp::less_equal, {a, b}); }
+Array greater(const Array& a, const Array& b) { return build(MapOp::greater, {a, b}); }
+Array greater_equal(const Array& a, const Array& b) { return build(MapOp::greater_equal, {a, b}); }
+Array logical_and(const Array& a, const Array& b) { return build(MapOp::logical_and, {a, b}); }
+Array logical_or(const Array& a, const Array& b) { return build(MapOp::logical_or, {a, b}); }
+Array negative(const Array& a) { return build(MapOp::negative, {a}); }
+Array logical_not(const Array& a) { return build(MapOp::logical_not, {a}); }
+Array exp(const Array& a) { return build(MapOp::exp, {a}); }
+Array log(const Array& a) { return build(MapOp::log, {a}); }
+Array log1p(const Array& a) { return build(MapOp::log1p, {a}); }
+Array sqrt(const Array& a) { return build(MapOp::sqrt, {a}); }
+Array abs(const Array& a) { return build(MapOp::abs, {a}); }
+Array square(const Array& a) { return build(MapOp::square, {a}); }
+Array tanh(const Array& a) { return build(MapOp::tanh, {a}); }
+Array sigmoid(const Array& a) { return build(MapOp::sigmoid, {a}); }
+Array sign(const Array& a) { return build(MapOp::sign, {a}); }
+Array floor(const Array& a) { return build(MapOp::floor, {a}); }
+Array ceil(const Array& a) { return build(MapOp::ceil, {a}); }
+Array isnan(const Array& a) { return build(MapOp::isnan, {a}); }
+Array isfinite(const Array& a) { return build(MapOp::isfinite, {a}); }
 Array where(const Array& cond, const Array& a, const Array& b) {
   // The condition is truth-tested (x != 0), whatever the branches' dtype.
-  return build(Op::where, {cond.dtype() == DType::boolean ? cond : cond.astype(DType::boolean), a, b});
+  return build(MapOp::where, {cond.dtype() == DType::boolean ? cond : cond.astype(DType::boolean), a, b});
 }
 Array clip(const Array& a, const Array& lo, const Array& hi) { return minimum(maximum(a, lo), hi); }
 

@@ -43,7 +43,7 @@ Array reduce(const Array& a, ReduceKind kind, std::optional<int> axis, const cha
   auto n = make_node(Op::reduce, std::move(shape), dt, {in});
   n->reduce_kind = kind;
   n->axis = ax;
-  return Array(n);
+  return array_of(std::move(n));
 }
 
 Array mean_impl(const Array& a, std::optional<int> axis) {
@@ -92,7 +92,7 @@ Array dot_impl(const char* op, const Array& a, const Array& b) {
     const double fill = 1 - std::pow(1 - std::min(1.0, density_a * density_b), static_cast<double>(sa[1]));
     n->nnz_estimate = static_cast<std::int64_t>(fill * static_cast<double>(tiling::volume(n->shape)));
   }
-  return Array(n);
+  return array_of(std::move(n));
 }
 
 }  // namespace
@@ -121,7 +121,7 @@ Array transpose_impl(const Array& a, std::vector<int> perm) {
     n->pattern = new_pattern_id();
     n->nnz_estimate = in->nnz_estimate;
   }
-  return Array(n);
+  return array_of(std::move(n));
 }
 
 Array slice_impl(const Array& a, const std::vector<Range>& ranges) {
@@ -171,7 +171,7 @@ Array slice_impl(const Array& a, const std::vector<Range>& ranges) {
     n->pattern = new_pattern_id();
     n->nnz_estimate = in->shape[0] ? in->nnz_estimate * n->shape[0] / in->shape[0] : 0;
   }
-  return Array(n);
+  return array_of(std::move(n));
 }
 
 Array reshape_impl(const Array& a, const Shape& requested) {
@@ -198,17 +198,18 @@ Array reshape_impl(const Array& a, const Shape& requested) {
   if (in->sparse)
     throw value_error(fmt::format("reshape: sparse arrays cannot be reshaped (shape {} to {}); call todense() first",
                                   to_string(in->shape), to_string(requested)));
-  return Array(make_node(Op::reshape, std::move(shape), in->dtype, {in}));
+  return array_of(make_node(Op::reshape, std::move(shape), in->dtype, {in}));
 }
 
 Array astype_impl(const Array& a, DType dtype) {
   const NodePtr& in = node_of(a, "astype");
   if (in->dtype == dtype) return a;
-  auto n = make_node(Op::cast, in->shape, dtype, {in});
+  auto n = make_node(Op::map, in->shape, dtype, {in});
+  n->fn = MapOp::identity;
   n->sparse = in->sparse;
   n->pattern = in->pattern;
   n->nnz_estimate = in->nnz_estimate;
-  return Array(n);
+  return array_of(std::move(n));
 }
 
 }  // namespace spartanxx::detail

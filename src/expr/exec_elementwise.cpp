@@ -1,16 +1,14 @@
-// Planning and running leaves (generated sources) and elementwise maps.
+// Steps of generated sources, lazy sources and fused elementwise regions, and the
+// helpers that evaluate a region inside other steps (reductions, fused products).
 #include <fmt/format.h>
 
 #include <algorithm>
-
 #include <cmath>
-#include <functional>
-#include <unordered_map>
 
 #include "array/elementwise_kernels.hpp"
-#include "expr/build.hpp"
-#include "expr/plan.hpp"
 #include "array/random_bits.hpp"
+#include "expr/boundary.hpp"
+#include "expr/kernels.hpp"
 #include "mpi_backend/communicator.hpp"
 
 namespace spartanxx::detail {
@@ -42,59 +40,6 @@ void for_each_index(const Shape& shape, const Box& box, F&& f) {
   }
 }
 
-MapOp map_op(Op op) {
-  switch (op) {
-    case Op::negative: return MapOp::negative;
-    case Op::logical_not: return MapOp::logical_not;
-    case Op::exp: return MapOp::exp;
-    case Op::log: return MapOp::log;
-    case Op::log1p: return MapOp::log1p;
-    case Op::sqrt: return MapOp::sqrt;
-    case Op::abs: return MapOp::abs;
-    case Op::square: return MapOp::square;
-    case Op::tanh: return MapOp::tanh;
-    case Op::sigmoid: return MapOp::sigmoid;
-    case Op::sign: return MapOp::sign;
-    case Op::cast: return MapOp::identity;
-    case Op::add: return MapOp::add;
-    case Op::subtract: return MapOp::subtract;
-    case Op::multiply: return MapOp::multiply;
-    case Op::divide: return MapOp::divide;
-    case Op::power: return MapOp::power;
-    case Op::maximum: return MapOp::maximum;
-    case Op::minimum: return MapOp::minimum;
-    case Op::equal: return MapOp::equal;
-    case Op::not_equal: return MapOp::not_equal;
-    case Op::less: return MapOp::less;
-    case Op::less_equal: return MapOp::less_equal;
-    case Op::greater: return MapOp::greater;
-    case Op::greater_equal: return MapOp::greater_equal;
-    case Op::logical_and: return MapOp::logical_and;
-    case Op::logical_or: return MapOp::logical_or;
-    case Op::where: return MapOp::where;
-    default: break;
-  }
-  throw std::logic_error("map_op: not an elementwise operation");
-}
-
-/// The type the operation computes in (bool arithmetic counts in int64).
-DType compute_dtype(const Node& n) {
-  switch (n.op) {
-    case Op::equal: case Op::not_equal: case Op::less: case Op::less_equal: case Op::greater: case Op::greater_equal: {
-      std::vector<const Node*> in;
-      for (const auto& i : n.inputs) in.push_back(i.get());
-      const DType t = result_type(in);
-      // A C++ integer compared with int32 values compares exactly, in int64.
-      bool weak_int = false;
-      for (const Node* i : in) weak_int = weak_int || (i->op == Op::weak_scalar && i->scalar_kind == DType::i64);
-      return t == DType::boolean || (t == DType::i32 && weak_int) ? DType::i64 : t;
-    }
-    case Op::logical_and: case Op::logical_or: case Op::logical_not: return DType::boolean;
-    case Op::cast: return n.dtype;
-    default: return n.dtype == DType::boolean ? DType::i64 : n.dtype;
-  }
-}
-
 }  // namespace
 
 Needs broadcast_needs(const Layout& out, const Shape& input_shape, int nranks) {
@@ -115,16 +60,35 @@ Needs broadcast_needs(const Layout& out, const Shape& input_shape, int nranks) {
   return needs;
 }
 
-Plan plan_source(const Node& n, int nranks) {
-  if (n.op == Op::materialized) throw std::logic_error("plan_source: a materialized node has no result");
+std::vector<Plan> source_options(const Step&, const InputLayouts&, const Layout* target, const Machine&) {
   Plan p;
-  p.layout = n.op == Op::weak_scalar ? Layout::replicated(n.shape) : Layout::rows(n.shape, nranks);
-  return p;
+  p.layout = *target;
+  return {p};
 }
 
-DistArray exec_source(const Node& n, const Plan& p, Communicator& comm) {
+Layout source_natural(const Step& s, const InputLayouts&, const Machine& m) {
+  const Node& n = *s.node;
+  return n.op == Op::weak_scalar || n.shape.empty() ? Layout::replicated(n.shape) : Layout::rows(n.shape, m.ranks);
+}
+
+DistArray source_run(const Step& s, const InputArrays&, const Plan& p, Communicator& comm) {
+  return make_source(*s.node, p.layout, comm);
+}
+
+std::vector<Plan> read_options(const Step&, const InputLayouts&, const Layout* target, const Machine&) {
+  Plan p;
+  p.layout = *target;
+  p.strategy = "each rank reads its own tiles";
+  return {p};
+}
+
+DistArray read_run(const Step& s, const InputArrays&, const Plan& p, Communicator& comm) {
+  return s.node->source->read(p.layout, comm);
+}
+
+DistArray make_source(const Node& n, const Layout& layout, Communicator& comm) {
   const DType stored = n.op == Op::weak_scalar ? n.scalar_kind : n.dtype;
-  DistArray out(p.layout, stored, comm.rank());
+  DistArray out(layout, stored, comm.rank());
   for (Tile& tile : out.tiles()) {
     visit_dtype(stored, [&](auto tag) {
       using T = typename decltype(tag)::type;
@@ -165,96 +129,62 @@ DistArray exec_source(const Node& n, const Plan& p, Communicator& comm) {
             dst[o] = from_double<T>(n.value + n.value2 * z);
           });
           break;
-        default: throw std::logic_error("exec_source: not a source node");
+        default: throw std::logic_error("make_source: not a generated source");
       }
     });
   }
   return out;
 }
 
-std::string Region::label() const {
-  if (members.size() == 1) return root->label();
-  std::vector<std::string> ops;
-  for (const Node* m : members) ops.push_back(m->label());
-  return fmt::format("fused[{}]", fmt::join(ops, " "));
-}
-
-Region make_region(Node* root, const std::function<bool(const Node*)>& interior) {
-  Region r;
-  r.root = root;
-  std::unordered_map<const Node*, int> instr, ext;
-  // Post-order over interior inputs (iterative: regions can be very long chains), so
-  // operands get their instruction before their users.
-  auto emit = [&](Node* n) {
-    FusedInstr ins{map_op(n->op), compute_dtype(*n), n->dtype, {}};
-    for (const auto& in : n->inputs) {
-      if (interior(in.get())) {
-        ins.args.push_back(instr.at(in.get()));
-      } else {
-        auto it = ext.find(in.get());
-        if (it == ext.end()) {
-          it = ext.emplace(in.get(), static_cast<int>(r.externals.size())).first;
-          r.externals.push_back(in.get());
-        }
-        ins.args.push_back(-it->second - 1);
-      }
-    }
-    instr[n] = static_cast<int>(r.program.size());
-    r.program.push_back(std::move(ins));
-    r.members.push_back(n);
-  };
-  std::vector<std::pair<Node*, std::size_t>> stack{{root, 0}};
-  while (!stack.empty()) {
-    auto& [n, next] = stack.back();
-    if (next < n->inputs.size()) {
-      Node* in = n->inputs[next++].get();
-      if (interior(in) && !instr.count(in)) {
-        instr[in] = -1;  // being visited
-        stack.emplace_back(in, 0);
-      }
-    } else {
-      Node* done = n;
-      stack.pop_back();
-      emit(done);
-    }
-  }
-  return r;
-}
-
-Plan plan_region(const Region& r, const InputLayouts& in, int nranks) {
+Layout region_layout(const Region& r, const InputLayouts& in, int nranks) {
   const Node& root = *r.root;
-  Plan p;
   const Layout* chosen = nullptr;
   bool all_replicated = true;
   for (std::size_t i = 0; i < in.size(); ++i) {
     all_replicated = all_replicated && in[i]->is_replicated();
     if (!chosen && r.externals[i]->shape == root.shape && !in[i]->is_replicated()) chosen = in[i];
   }
-  // Follow an input of the full shape (aligned operands move nothing); when every
-  // operand is replicated, so is the result; otherwise rows.
-  p.layout = chosen ? *chosen : all_replicated ? Layout::replicated(root.shape) : Layout::rows(root.shape, nranks);
-  for (std::size_t i = 0; i < in.size(); ++i)
-    p.predicted_bytes += tiling::bytes_to_gather(*in[i], broadcast_needs(p.layout, r.externals[i]->shape, nranks),
-                                                 itemsize(r.externals[i]->dtype));
+  return chosen ? *chosen : all_replicated ? Layout::replicated(root.shape) : Layout::rows(root.shape, nranks);
+}
+
+Plan region_plan(const Region& r, const InputLayouts& in, const Layout& out, int nranks) {
+  Plan p;
+  p.layout = out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    p.needs.push_back(broadcast_needs(out, r.externals[i]->shape, nranks));
+    p.predicted_bytes += tiling::bytes_to_gather(*in[i], p.needs.back(), itemsize(r.externals[i]->dtype));
+  }
   if (r.members.size() > 1) p.strategy = fmt::format("{} ops in one pass", r.members.size());
   return p;
 }
 
-RegionInputs gather_region_inputs(const Region& r, const InputArrays& in, const Layout& layout, Communicator& comm) {
+std::vector<Plan> region_options(const Step& s, const InputLayouts& in, const Layout* target, const Machine& m) {
+  return {region_plan(*s.region, in, *target, m.ranks)};
+}
+
+Layout region_natural(const Step& s, const InputLayouts& in, const Machine& m) {
+  return region_layout(*s.region, in, m.ranks);
+}
+
+RegionInputs gather_region_inputs(const Region& r, const InputArrays& in, const std::vector<Needs>& needs,
+                                  const Layout& layout, Communicator& comm, int produced) {
   const Shape& shape = r.root->shape;
   const int nd = static_cast<int>(shape.size());
-  RegionInputs out;
-  for (std::size_t i = 0; i < in.size(); ++i)
-    out.buffers.push_back(gather_boxes(*in[i], broadcast_needs(layout, in[i]->shape(), comm.size()), comm));
   const auto tiles = layout.tiles_of(comm.rank());
+  RegionInputs out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (static_cast<int>(i) == produced) out.buffers.emplace_back(tiles.size(), Buffer(0));  // rows come from the caller
+    else out.buffers.push_back(gather_boxes(*in[i], needs[i], comm));
+  }
   for (std::size_t t = 0; t < tiles.size(); ++t) {
     const Shape oshape = layout.tile_box(tiles[t]).shape();
     std::vector<MapInput> inputs;
     for (std::size_t i = 0; i < in.size(); ++i) {
+      const Node& e = *r.externals[i];
       MapInput mi;
       mi.data = out.buffers[i][t].data();
-      mi.dtype = in[i]->dtype();
-      const Shape& is = in[i]->shape();
+      mi.dtype = static_cast<int>(i) == produced ? e.dtype : in[i]->dtype();
+      const Shape& is = e.shape;
       mi.shape.assign(nd - is.size(), 1);
       for (std::size_t a = 0; a < is.size(); ++a) {
         const int oa = static_cast<int>(a) + nd - static_cast<int>(is.size());
@@ -292,30 +222,36 @@ void eval_region_rows(const Region& r, const RegionInputs& in, std::size_t t, co
   fused_tile(r.program, dst, slab, inputs);
 }
 
-RegionInputs gather_region_inputs_around(const Region& r, const Node& produced, const InputArrays& others,
-                                         const Layout& layout, Communicator& comm, int* produced_at) {
-  // An empty stand-in: its tiles are held locally, so gathering shares, never copies.
-  DistArray slot(layout, produced.dtype, comm.rank(), /*allocate=*/false);
-  for (Tile& tile : slot.tiles()) tile.data = Buffer(0);
+InputArrays region_externals_around(const Step& s, const InputArrays& in, int* produced_at) {
+  const Node* produced = s.gradient_z ? s.gradient_z : s.map_dot;
   InputArrays ext;
-  std::size_t next = 0;
-  for (std::size_t i = 0; i < r.externals.size(); ++i) {
-    if (r.externals[i] == &produced) {
+  std::size_t next = 2;  // after the product's operands
+  for (std::size_t i = 0; i < s.region->externals.size(); ++i) {
+    if (s.region->externals[i] == produced) {
       *produced_at = static_cast<int>(i);
-      ext.push_back(&slot);
+      ext.push_back(nullptr);
     } else {
-      ext.push_back(others.at(next++));
+      ext.push_back(in.at(next++));
     }
   }
-  return gather_region_inputs(r, ext, layout, comm);
+  return ext;
+}
+
+std::vector<Needs> region_needs_around(const Step& s, const Plan& p) {
+  const Node* produced = s.gradient_z ? s.gradient_z : s.map_dot;
+  std::vector<Needs> needs;
+  std::size_t next = 2;
+  for (const Node* e : s.region->externals) needs.push_back(e == produced ? Needs() : p.needs.at(next++));
+  return needs;
 }
 
 index_t cache_block_rows(index_t row_bytes, index_t tallest) {
   return std::clamp<index_t>((index_t{128} << 10) / std::max<index_t>(1, row_bytes), 1, std::max<index_t>(1, tallest));
 }
 
-DistArray exec_region(const Region& r, const InputArrays& in, const Plan& p, Communicator& comm) {
-  const RegionInputs inputs = gather_region_inputs(r, in, p.layout, comm);
+DistArray region_run(const Step& s, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const Region& r = *s.region;
+  const RegionInputs inputs = gather_region_inputs(r, in, p.needs, p.layout, comm);
   DistArray out(p.layout, r.root->dtype, comm.rank());
   for (std::size_t t = 0; t < out.tiles().size(); ++t) {
     Tile& tile = out.tiles()[t];

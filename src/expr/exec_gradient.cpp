@@ -9,18 +9,11 @@
 #include <algorithm>
 
 #include "array/sparse.hpp"
-#include "expr/plan.hpp"
+#include "expr/kernels.hpp"
 #include "mpi_backend/communicator.hpp"
 
 namespace spartanxx::detail {
 namespace {
-
-/// z's layout: the rows of X, the columns of w whole.
-Layout z_layout(const Layout& x, const Shape& z_shape) {
-  std::vector<std::vector<index_t>> splits{x.splits(0)};
-  for (std::size_t a = 1; a < z_shape.size(); ++a) splits.push_back({0, z_shape[a]});
-  return Layout(z_shape, splits, x.owners());
-}
 
 index_t columns(const Shape& s) { return s.size() == 2 ? s[1] : 1; }
 
@@ -36,69 +29,111 @@ bool gradient_applies(const Layout& x) {
   return true;
 }
 
-std::vector<Plan> gradient_options(const Node& outer, const Region& r, const Node& z, const InputLayouts& in, int P) {
+std::vector<Plan> gradient_options(const Step& s, const InputLayouts& in, const Layout*, const Machine& m) {
   // in: X, w, then the region's externals other than z, in order.
+  const Node& outer = *s.node;
+  const Region& r = *s.region;
+  const Node& z = *s.gradient_z;
+  const int P = m.ranks;
   const Layout& X = *in[0];
   const Layout& W = *in[1];
   Plan p;
   p.layout = Layout::partial(outer.shape);
+  p.inner = tiling::rows_like(X, z.shape);  // z: the rows of X, the columns of w whole
+  // X is read where it is; every rank needs all of w.
+  p.needs = {Needs(), Needs(P, std::vector<Box>{Box::whole(W.shape())})};
   p.predicted_bytes = tiling::bytes_to_move(W, Layout::replicated(W.shape()), P, itemsize(z.dtype));
-  const Layout lz = z_layout(X, z.shape);
   std::size_t k = 2;
   for (const Node* e : r.externals) {
     if (e == &z) continue;
-    p.predicted_bytes += tiling::bytes_to_gather(*in[k++], broadcast_needs(lz, e->shape, P), itemsize(e->dtype));
+    p.needs.push_back(broadcast_needs(p.inner, e->shape, P));
+    p.predicted_bytes += tiling::bytes_to_gather(*in[k++], p.needs.back(), itemsize(e->dtype));
   }
   p.strategy = "one pass over X's row blocks: X_b w, the region, X_bᵀ r summed";
   return {p};
 }
 
-DistArray exec_gradient(const Node& outer, const Region& r, const Node& z, const InputArrays& in, const Plan& p,
-                        Communicator& comm) {
+std::vector<Plan> sparse_gradient_options(const Step& s, const InputLayouts& in, const Layout* target, const Machine& m) {
+  return gradient_options(s, in, target, m);
+}
+
+namespace {
+
+/// What both kernels need: w on every rank, the region's other inputs aligned with z's
+/// rows (z itself is made block by block), the accumulator.
+struct GradientInputs {
+  Buffer w;
+  RegionInputs region;
+  int zi = -1;
+};
+
+GradientInputs gradient_inputs(const Step& s, const InputArrays& in, const Plan& p, Communicator& comm) {
+  GradientInputs g;
+  g.w = std::move(gather_boxes(*in[1], p.needs[1], comm)[0]);  // d x k values
+  const InputArrays ext = region_externals_around(s, in, &g.zi);
+  g.region = gather_region_inputs(*s.region, ext, region_needs_around(s, p), p.inner, comm, g.zi);
+  return g;
+}
+
+}  // namespace
+
+DistArray sparse_gradient_run(const Step& s, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const Node& outer = *s.node;
+  const Region& r = *s.region;
+  const Node& z = *s.gradient_z;
   const DistArray& X = *in[0];
-  const DistArray& W = *in[1];
-  const Layout lz = z_layout(X.layout(), z.shape);
+  const Layout& lz = p.inner;
+  const index_t d = X.shape()[1];
+  const index_t k = columns(z.shape);
+  if (z.dtype != DType::f64) throw std::logic_error("sparse_gradient_run: a sparse X needs float64");
+  const GradientInputs gi = gradient_inputs(s, in, p, comm);
+  const RegionInputs& ri = gi.region;
+  const int zi = gi.zi;
+  Buffer acc(static_cast<std::size_t>(d * k) * 8);
+  // CSR rows in blocks of about 128 KiB of stored entries (16 bytes each).
+  double* G = acc.as<double>();
+  std::fill(G, G + d * k, 0.0);
+  const double* wv = gi.w.as<double>();
+  std::vector<double> zb, rb;
+  for (std::size_t ti = 0; ti < X.tiles().size(); ++ti) {
+    const Tile& xt = X.tiles()[ti];
+    const CsrTile& c = *xt.csr;
+    const std::int64_t* rp = c.row_ptr();
+    const double* xv = c.values.as<double>();
+    const index_t rows = c.rows();
+    const Shape tile_shape = lz.tile_box(xt.id).shape();
+    for (index_t r0 = 0; r0 < rows;) {
+      index_t r1 = r0 + 1;
+      while (r1 < rows && r1 - r0 < 4096 && rp[r1] - rp[r0] < 8192) ++r1;
+      const index_t nb = r1 - r0;
+      zb.resize(static_cast<std::size_t>(nb * k));
+      rb.resize(static_cast<std::size_t>(nb * k));
+      csr_times_dense(c, xv, r0, r1, wv, k, d, zb.data());
+      eval_region_rows(r, ri, ti, tile_shape, r0, r1, reinterpret_cast<std::byte*>(rb.data()), zi,
+                       reinterpret_cast<const std::byte*>(zb.data()));
+      csr_t_times_dense(c, xv, r0, r1, rb.data(), k, d, G);
+      r0 = r1;
+    }
+  }
+  DistArray out(p.layout, outer.dtype, comm.rank(), /*allocate=*/false);
+  out.tiles()[0].data = acc;
+  return out;
+}
+
+DistArray gradient_run(const Step& s, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const Node& outer = *s.node;
+  const Region& r = *s.region;
+  const Node& z = *s.gradient_z;
+  const DistArray& X = *in[0];
+  const Layout& lz = p.inner;
   const index_t d = X.shape()[1];
   const index_t k = columns(z.shape);
   const DType t = z.dtype;
-
-  const Buffer w = gather_whole(W, comm);  // d x k values on every rank
-  // The region's other inputs, aligned with z's rows; z itself is made block by block.
-  int zi = -1;
-  const RegionInputs ri = gather_region_inputs_around(r, z, InputArrays(in.begin() + 2, in.end()), lz, comm, &zi);
-
+  const GradientInputs gi = gradient_inputs(s, in, p, comm);
+  const RegionInputs& ri = gi.region;
+  const int zi = gi.zi;
+  const Buffer& w = gi.w;
   Buffer acc(static_cast<std::size_t>(d * k) * itemsize(t));
-  if (X.is_sparse()) {
-    // CSR rows in blocks of about 128 KiB of stored entries (16 bytes each).
-    if (t != DType::f64) throw std::logic_error("exec_gradient: a sparse X needs float64");
-    double* G = acc.as<double>();
-    std::fill(G, G + d * k, 0.0);
-    const double* wv = w.as<double>();
-    std::vector<double> zb, rb;
-    for (std::size_t ti = 0; ti < X.tiles().size(); ++ti) {
-      const Tile& xt = X.tiles()[ti];
-      const CsrTile& c = *xt.csr;
-      const std::int64_t* rp = c.row_ptr();
-      const double* xv = c.values.as<double>();
-      const index_t rows = c.rows();
-      const Shape tile_shape = lz.tile_box(xt.id).shape();
-      for (index_t r0 = 0; r0 < rows;) {
-        index_t r1 = r0 + 1;
-        while (r1 < rows && r1 - r0 < 4096 && rp[r1] - rp[r0] < 8192) ++r1;
-        const index_t nb = r1 - r0;
-        zb.resize(static_cast<std::size_t>(nb * k));
-        rb.resize(static_cast<std::size_t>(nb * k));
-        csr_times_dense(c, xv, r0, r1, wv, k, d, zb.data());
-        eval_region_rows(r, ri, ti, tile_shape, r0, r1, reinterpret_cast<std::byte*>(rb.data()), zi,
-                         reinterpret_cast<const std::byte*>(zb.data()));
-        csr_t_times_dense(c, xv, r0, r1, rb.data(), k, d, G);
-        r0 = r1;
-      }
-    }
-    DistArray out(p.layout, outer.dtype, comm.rank(), /*allocate=*/false);
-    out.tiles()[0].data = acc;
-    return out;
-  }
   visit_dtype(t, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (std::is_floating_point_v<T>) {
@@ -127,7 +162,7 @@ DistArray exec_gradient(const Node& outer, const Region& r, const Node& z, const
         }
       }
     } else {
-      throw std::logic_error("exec_gradient: floating-point types only");
+      throw std::logic_error("gradient_run: floating-point types only");
     }
   });
   DistArray out(p.layout, outer.dtype, comm.rank(), /*allocate=*/false);

@@ -12,7 +12,7 @@
 
 #include "array/elementwise_kernels.hpp"
 #include "array/sparse.hpp"
-#include "expr/plan.hpp"
+#include "expr/kernels.hpp"
 #include "mpi_backend/communicator.hpp"
 
 namespace spartanxx::detail {
@@ -171,7 +171,10 @@ Needs untranspose(Needs needs) {
 
 }  // namespace
 
-std::vector<Plan> dot_options(const Node& n, const InputLayouts& in, int nranks, DotFold fold) {
+std::vector<Plan> dot_options(const Step& st, const InputLayouts& in, const Layout*, const Machine& m) {
+  const Node& n = *st.node;
+  const DotFold fold = st.fold;
+  const int nranks = m.ranks;
   const Layout la = logical_layout(*in[0], fold[0], true), lb = logical_layout(*in[1], fold[1], false);
   const std::size_t ea = itemsize(n.inputs[0]->dtype), eb = itemsize(n.inputs[1]->dtype), eo = itemsize(compute_type(n.dtype));
   std::vector<Plan> options;
@@ -186,6 +189,9 @@ std::vector<Plan> dot_options(const Node& n, const InputLayouts& in, int nranks,
     p.variant = s;
     p.predicted_bytes = g.bytes;
     p.strategy = strategy_name(s);
+    // Boxes of each operand as it is held (a folded operand's boxes untransposed).
+    p.needs = {fold[0] ? untranspose(g.needs_a) : g.needs_a, fold[1] ? untranspose(g.needs_b) : g.needs_b};
+    p.inner = g.out;
     if (s == kInner) {
       if (n.dtype == DType::boolean) {
         // Booleans are summed as int64 and converted: the allreduce is part of the step.
@@ -206,21 +212,20 @@ std::vector<Plan> dot_options(const Node& n, const InputLayouts& in, int nranks,
   return options;
 }
 
-DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm, DotFold fold) {
+DistArray dot_run(const Step& st, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const Node& n = *st.node;
+  const DotFold fold = st.fold;
   // Folded operands stay in their source layout; the product reads them transposed.
   const DistArray A = fold[0] ? *in[0] : in[0]->view_as(as_matrix(in[0]->layout(), true));
   const DistArray B = fold[1] ? *in[1] : in[1]->view_as(as_matrix(in[1]->layout(), false));
-  const Layout la = logical_layout(in[0]->layout(), fold[0], true), lb = logical_layout(in[1]->layout(), fold[1], false);
-  const index_t rows = la.shape()[0], k = la.shape()[1], cols = lb.shape()[1];
+  const Layout& result = p.inner;  // the product as a matrix
+  const index_t rows = result.shape()[0], k = n.inputs[0]->shape.back(), cols = result.shape()[1];
   const DType ct = compute_type(n.dtype);
-  const DotGeometry g = geometry(static_cast<Strategy>(p.variant), la, lb, !fold[0] && in[0]->layout().ndim() == 1,
-                                 !fold[1] && in[1]->layout().ndim() == 1, itemsize(A.dtype()), itemsize(B.dtype()),
-                                 itemsize(ct), comm.size());
-  std::vector<Buffer> ga = gather_boxes(A, fold[0] ? untranspose(g.needs_a) : g.needs_a, comm);
-  std::vector<Buffer> gb = gather_boxes(B, fold[1] ? untranspose(g.needs_b) : g.needs_b, comm);
+  std::vector<Buffer> ga = gather_boxes(A, p.needs[0], comm);
+  std::vector<Buffer> gb = gather_boxes(B, p.needs[1], comm);
   const bool ta = fold[0], tb = fold[1];
   const int me = comm.rank();
-  DistArray out(g.out, n.dtype, me, /*allocate=*/false);
+  DistArray out(result, n.dtype, me, /*allocate=*/false);
 
   auto finish = [&](Tile& tile, const Buffer& result) {
     tile.data = as_type(result, ct, n.dtype, tile.box.volume());
@@ -265,7 +270,7 @@ DistArray exec_dot(const Node& n, const InputArrays& in, const Plan& p, Communic
     Buffer acc(static_cast<std::size_t>(rows * cols) * itemsize(ct));
     std::fill(acc.data(), acc.data() + acc.bytes(), std::byte{0});
     for (std::size_t i = 0; i < ga.size(); ++i) {
-      const index_t kb = g.needs_a[me][i].extent(1);
+      const index_t kb = p.needs[0][me][i].extent(ta ? 0 : 1);  // this block's share of the inner dimension
       const Buffer a = as_type(ga[i], A.dtype(), ct, rows * kb);
       const Buffer b = as_type(gb[i], B.dtype(), ct, kb * cols);
       gemm_dispatch(ct, a.data(), ta, b.data(), tb, acc.data(), rows, kb, cols, true);
@@ -309,57 +314,78 @@ DotGeometry dot_map_geometry(const Node& z, const Layout& a_src, const Layout& b
 
 }  // namespace
 
-std::vector<Plan> dot_map_options(const Region& r, const Node& z, const InputLayouts& in, int P) {
+std::vector<Plan> dot_map_options(const Step& s, const InputLayouts& in, const Layout*, const Machine& m) {
   // in: a, b, then the region's externals other than z, in order.
+  const Region& r = *s.region;
+  const Node& z = *s.map_dot;
+  const int P = m.ranks;
   Plan p;
   const DotGeometry g = dot_map_geometry(z, *in[0], *in[1], P, &p.layout);
+  p.inner = g.out;
   p.predicted_bytes = g.bytes;
+  p.needs = {g.needs_a, g.needs_b};
   std::size_t k = 2;
   for (const Node* e : r.externals) {
     if (e == &z) continue;
-    p.predicted_bytes += tiling::bytes_to_gather(*in[k++], broadcast_needs(p.layout, e->shape, P), itemsize(e->dtype));
+    p.needs.push_back(broadcast_needs(p.layout, e->shape, P));
+    p.predicted_bytes += tiling::bytes_to_gather(*in[k++], p.needs.back(), itemsize(e->dtype));
   }
   p.strategy = "row blocks x replicated rhs, the region applied to each block as it is produced";
   return {p};
 }
 
-DistArray exec_dot_map(const Region& r, const Node& z, const InputArrays& in, const Plan& p, Communicator& comm) {
+std::vector<Plan> sparse_dot_map_options(const Step& s, const InputLayouts& in, const Layout* target, const Machine& m) {
+  std::vector<Plan> opts = dot_map_options(s, in, target, m);
+  for (Plan& p : opts) p.needs[0].clear();  // the sparse rows are read where they are
+  return opts;
+}
+
+DistArray sparse_dot_map_run(const Step& s, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const Region& r = *s.region;
+  const Node& z = *s.map_dot;
   const DistArray& A = *in[0];
   const DistArray Bm = in[1]->view_as(as_matrix(in[1]->layout(), false));
-  Layout lz;
-  const DotGeometry g = dot_map_geometry(z, A.layout(), in[1]->layout(), comm.size(), &lz);
-  if (A.is_sparse()) {
-    // Rows of the CSR tiles in blocks; each block of the product is mapped at once.
-    const std::vector<Buffer> gb = gather_boxes(Bm, g.needs_b, comm);
-    int zi = -1;
-    const RegionInputs ri = gather_region_inputs_around(r, z, InputArrays(in.begin() + 2, in.end()), lz, comm, &zi);
-    DistArray out(lz, r.root->dtype, comm.rank());
-    const index_t m = g.out.shape()[1];
-    const std::size_t out_item = itemsize(r.root->dtype);
-    std::vector<double> zb;
-    for (std::size_t t = 0; t < out.tiles().size(); ++t) {
-      Tile& tile = out.tiles()[t];
-      const CsrTile& c = *A.find(tile.id)->csr;
-      const index_t rows = c.rows();
-      const Shape tile_shape = tile.box.shape();
-      for (index_t r0 = 0; r0 < rows;) {
-        const index_t r1 = std::min(rows, r0 + cache_block_rows(m * 8, rows));
-        zb.resize(static_cast<std::size_t>((r1 - r0) * m));
-        csr_times_dense(c, c.values.as<double>(), r0, r1, gb.empty() ? nullptr : gb[0].as<double>(), m, A.shape()[1], zb.data());
-        eval_region_rows(r, ri, t, tile_shape, r0, r1, tile.data.data() + static_cast<std::size_t>(r0 * m) * out_item, zi,
-                         reinterpret_cast<const std::byte*>(zb.data()));
-        r0 = r1;
-      }
-    }
-    (void)p;
-    return out;
-  }
-  std::vector<Buffer> ga = gather_boxes(A, g.needs_a, comm);
-  std::vector<Buffer> gb = gather_boxes(Bm, g.needs_b, comm);
+  const Layout& lz = p.layout;
+  // Rows of the CSR tiles in blocks; each block of the product is mapped at once.
+  const std::vector<Buffer> gb = gather_boxes(Bm, p.needs[1], comm);
   int zi = -1;
-  const RegionInputs ri = gather_region_inputs_around(r, z, InputArrays(in.begin() + 2, in.end()), lz, comm, &zi);
+  const InputArrays ext = region_externals_around(s, in, &zi);
+  const RegionInputs ri = gather_region_inputs(r, ext, region_needs_around(s, p), lz, comm, zi);
   DistArray out(lz, r.root->dtype, comm.rank());
-  const index_t kdim = A.shape()[1], m = g.out.shape()[1];
+  const index_t m = p.inner.shape()[1];
+  const std::size_t out_item = itemsize(r.root->dtype);
+  std::vector<double> zb;
+  for (std::size_t t = 0; t < out.tiles().size(); ++t) {
+    Tile& tile = out.tiles()[t];
+    const CsrTile& c = *A.find(tile.id)->csr;
+    const index_t rows = c.rows();
+    const Shape tile_shape = tile.box.shape();
+    for (index_t r0 = 0; r0 < rows;) {
+      const index_t r1 = std::min(rows, r0 + cache_block_rows(m * 8, rows));
+      zb.resize(static_cast<std::size_t>((r1 - r0) * m));
+      csr_times_dense(c, c.values.as<double>(), r0, r1, gb.empty() ? nullptr : gb[0].as<double>(), m, A.shape()[1], zb.data());
+      eval_region_rows(r, ri, t, tile_shape, r0, r1, tile.data.data() + static_cast<std::size_t>(r0 * m) * out_item, zi,
+                       reinterpret_cast<const std::byte*>(zb.data()));
+      r0 = r1;
+    }
+  }
+  (void)z;
+  return out;
+}
+
+DistArray dot_map_run(const Step& s, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const Region& r = *s.region;
+  const Node& z = *s.map_dot;
+  const DistArray& A = *in[0];
+  const DistArray Bm = in[1]->view_as(as_matrix(in[1]->layout(), false));
+  const Layout& lz = p.layout;
+  std::vector<Buffer> ga = gather_boxes(A, p.needs[0], comm);
+  std::vector<Buffer> gb = gather_boxes(Bm, p.needs[1], comm);
+  int zi = -1;
+  const InputArrays ext = region_externals_around(s, in, &zi);
+  const RegionInputs ri = gather_region_inputs(r, ext, region_needs_around(s, p), lz, comm, zi);
+  DistArray out(lz, r.root->dtype, comm.rank());
+  const index_t kdim = A.shape()[1], m = p.inner.shape()[1];
   const std::size_t out_item = itemsize(r.root->dtype);
   visit_dtype(z.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -386,10 +412,9 @@ DistArray exec_dot_map(const Region& r, const Node& z, const InputArrays& in, co
         }
       }
     } else {
-      throw std::logic_error("exec_dot_map: floating-point types only");
+      throw std::logic_error("dot_map_run: floating-point types only");
     }
   });
-  (void)p;
   return out;
 }
 

@@ -5,7 +5,7 @@
 
 #include <optional>
 
-#include "expr/plan.hpp"
+#include "expr/kernels.hpp"
 #include "mpi_backend/communicator.hpp"
 
 namespace spartanxx::detail {
@@ -147,13 +147,12 @@ DistArray summand_of(const DistArray& values, const Layout& in, int axis, const 
 
 namespace {
 
-/// The reduction of data laid out as `L` (computed, or a fused region evaluated in that
-/// layout at `fused_bytes`), its partials along a split axis gathered and combined where
-/// `target` says (default: replicated).
-Plan gathered_plan(const Node& n, const Layout& L, std::int64_t fused_bytes, const std::string& prefix, int nranks,
-                   const Layout* target) {
-  Plan p;
-  p.predicted_bytes = fused_bytes;
+/// The reduction of data laid out as `base.inner` (computed, or a fused region
+/// evaluated in that layout, whose needs and bytes `base` has), its partials along a
+/// split axis gathered and combined where `target` says (default: replicated).
+Plan gathered_plan(const Node& n, Plan base, const std::string& prefix, int nranks, const Layout* target) {
+  Plan p = std::move(base);
+  const Layout& L = p.inner;
   p.strategy = prefix;
   if (local_only(L, n.axis)) {
     p.layout = n.axis < 0 ? Layout(Shape{}, {}, {L.owner(0)}) : tiling::remove_axis(L, n.axis);
@@ -175,57 +174,65 @@ Plan gathered_plan(const Node& n, const Layout& L, std::int64_t fused_bytes, con
     for (auto& s : splits) tiles *= s.size() - 1;
     p.layout = Layout(shape, splits, std::vector<int>(tiles, tiling::kReplicated));
   }
-  const Layout partial = partial_layout(L, n.axis);
+  p.partials = partial_needs(p.layout, p.partial, n.axis, nranks);
   std::size_t elem = itemsize(partial_dtype(n)) + (is_arg(n.reduce_kind) ? 8 : 0);
-  p.predicted_bytes += tiling::bytes_to_gather(partial, partial_needs(p.layout, partial, n.axis, nranks), elem);
+  p.predicted_bytes += tiling::bytes_to_gather(p.partial, p.partials, elem);
   p.strategy += "gather partials";
   return p;
 }
 
 }  // namespace
 
-std::vector<Plan> reduce_options(const Node& n, const InputLayouts& in, int nranks, const Region* region,
-                                 const Layout* target) {
+std::vector<Plan> reduce_options(const Step& s, const InputLayouts& in, const Layout* target, const Machine& m) {
+  const Node& n = *s.node;
+  const Region* region = s.region.get();
+  const int nranks = m.ranks;
   if (!region && in[0]->is_partial()) {
     // A sum of partial sums: each rank sums its own summand; the result is partial too.
     if (n.reduce_kind != ReduceKind::sum) throw std::logic_error("reduce_options: only sums read partial sums");
     Plan p;
     p.layout = Layout::partial(n.shape);
+    p.inner = *in[0];
+    p.partial = partial_layout(p.inner, n.axis);
     p.strategy = "each rank sums its summand";
     return {p};
   }
-  // A fused region is evaluated where plan_region puts it; its inputs' bytes count.
-  std::optional<Plan> fused;
-  if (region) fused = plan_region(*region, in, nranks);
-  const Layout& L = region ? fused->layout : *in[0];
-  const std::int64_t fused_bytes = region ? fused->predicted_bytes : 0;
+  // A fused region is evaluated where its inputs put it; its inputs' bytes count.
+  Plan base;
+  if (region) {
+    base = region_plan(*region, in, region_layout(*region, in, nranks), nranks);
+    base.inner = base.layout;
+  } else {
+    base.inner = *in[0];
+  }
+  base.partial = partial_layout(base.inner, n.axis);
   const std::string prefix = region ? region->label() + " reduced as computed; " : std::string();
-  std::vector<Plan> options{gathered_plan(n, L, fused_bytes, prefix, nranks, target)};
+  std::vector<Plan> options{gathered_plan(n, base, prefix, nranks, target)};
   if (n.reduce_kind != ReduceKind::sum || n.dtype == DType::boolean) return options;
+  const Layout& L = base.inner;
   if (local_only(L, n.axis)) return options;
   // A replicated tile would be summed once per rank.
   for (int o : L.owners())
     if (o == tiling::kReplicated) return options;
-  Plan p;
+  Plan p = base;
   p.layout = Layout::partial(n.shape);
-  p.predicted_bytes = fused_bytes;
   p.strategy = prefix + "partial sums";
   options.push_back(std::move(p));
   return options;
 }
 
-DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm, const Region* region) {
-  std::vector<const Layout*> ext_layouts;
-  for (const DistArray* a : in) ext_layouts.push_back(&a->layout());
-  const Layout L = region ? plan_region(*region, ext_layouts, comm.size()).layout : in[0]->layout();
+DistArray reduce_run(const Step& s, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const Node& n = *s.node;
+  const Region* region = s.region.get();
+  const Layout& L = p.inner;
   const DType src_dtype = region ? region->root->dtype : in[0]->dtype();
   std::optional<RegionInputs> fused;
-  if (region) fused = gather_region_inputs(*region, in, L, comm);
+  if (region) fused = gather_region_inputs(*region, in, p.needs, L, comm);
   const int nd = L.ndim();
   const ReduceKind kind = n.reduce_kind;
   const bool arg = is_arg(kind);
   const DType vdt = partial_dtype(n);
-  const Layout partial = partial_layout(L, n.axis);
+  const Layout& partial = p.partial;
 
   // 1. Each held tile reduced to its partial.
   DistArray values(partial, vdt, comm.rank());
@@ -233,7 +240,7 @@ DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Commu
   if (arg) indices = DistArray(partial, DType::i64, comm.rank());
   const std::vector<int> held = L.tiles_of(comm.rank());
   for (std::size_t i = 0; i < held.size(); ++i) {
-    const Tile tile{held[i], L.tile_box(held[i]), region ? Buffer() : in[0]->tiles()[i].data};
+    const Tile tile{held[i], L.tile_box(held[i]), region ? Buffer() : in[0]->tiles()[i].data, nullptr};
     Tile& out = values.tiles()[i];
     std::int64_t* idx = arg ? indices.tiles()[i].data.as<std::int64_t>() : nullptr;
     const Shape ts = tile.box.shape();
@@ -275,7 +282,7 @@ DistArray exec_reduce(const Node& n, const InputArrays& in, const Plan& p, Commu
   if (p.layout.is_partial()) return summand_of(values, L, n.axis, p.layout);
 
   // 2. Partials gathered and combined in tile order.
-  const Needs needs = partial_needs(p.layout, partial, n.axis, comm.size());
+  const Needs& needs = p.partials;
   std::vector<Buffer> vals = gather_boxes(values, needs, comm);
   std::vector<Buffer> idxs;
   if (arg) idxs = gather_boxes(indices, needs, comm);

@@ -6,7 +6,7 @@
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xmanipulation.hpp>
 
-#include "expr/plan.hpp"
+#include "expr/kernels.hpp"
 #include "mpi_backend/communicator.hpp"
 
 namespace spartanxx::detail {
@@ -96,13 +96,14 @@ Layout flat_view(const Layout& l) {
 
 }  // namespace
 
-Plan plan_transpose(const Node& n, const InputLayouts& in, int) {
+std::vector<Plan> transpose_options(const Step& s, const InputLayouts& in, const Layout*, const Machine&) {
   Plan p;
-  p.layout = in[0]->permuted(n.perm);
-  return p;
+  p.layout = in[0]->permuted(s.node->perm);
+  return {p};
 }
 
-DistArray exec_transpose(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm) {
+DistArray transpose_run(const Step& s, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const Node& n = *s.node;
   const DistArray& src = *in[0];
   const Layout& L = src.layout();
   DistArray out(p.layout, n.dtype, comm.rank());
@@ -128,7 +129,8 @@ DistArray exec_transpose(const Node& n, const InputArrays& in, const Plan& p, Co
   return out;
 }
 
-Plan plan_slice(const Node& n, const InputLayouts& in, int) {
+std::vector<Plan> slice_options(const Step& s, const InputLayouts& in, const Layout*, const Machine&) {
+  const Node& n = *s.node;
   const Layout& L = *in[0];
   const SliceGrid g = slice_grid(L, n.slices);
   Layout shaped(n.shape, g.splits, std::vector<int>(L.num_tiles(), 0));
@@ -140,10 +142,11 @@ Plan plan_slice(const Node& n, const InputLayouts& in, int) {
   }
   Plan p;
   p.layout = Layout(n.shape, g.splits, owners);
-  return p;
+  return {p};
 }
 
-DistArray exec_slice(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm) {
+DistArray slice_run(const Step& s, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const Node& n = *s.node;
   const DistArray& src = *in[0];
   const Layout& L = src.layout();
   const SliceGrid g = slice_grid(L, n.slices);
@@ -166,34 +169,39 @@ DistArray exec_slice(const Node& n, const InputArrays& in, const Plan& p, Commun
   return out;
 }
 
-Plan plan_reshape(const Node& n, const InputLayouts& in, int nranks) {
+std::vector<Plan> reshape_options(const Step& s, const InputLayouts& in, const Layout*, const Machine& m) {
+  const Node& n = *s.node;
+  const int nranks = m.ranks;
   const Layout& L = *in[0];
   Plan p;
   const std::size_t elem = itemsize(n.dtype);
   if (L.is_replicated() || L.ndim() == 0) {
     // One element or a replicated array: every rank gets it all and keeps the buffer.
     p.layout = Layout::replicated(n.shape);
-    p.predicted_bytes = tiling::bytes_to_move(L, Layout::replicated(L.shape()), nranks, elem);
-    return p;
+    p.inner = Layout::replicated(L.shape());
+    p.predicted_bytes = tiling::bytes_to_move(L, p.inner, nranks, elem);
+    return {p};
   }
-  const Layout rows = row_linear(L) ? L : Layout::rows(L.shape(), nranks);
+  // C-order runs move between row blocks: the input as row blocks first (inner), then
+  // its flattened runs to the result's row blocks.
+  p.inner = row_linear(L) ? L : Layout::rows(L.shape(), nranks);
   p.layout = Layout::rows(n.shape, nranks);
   const Layout flat_target = p.layout.ndim() ? flat_view(p.layout) : Layout::replicated({1});
-  p.predicted_bytes = tiling::bytes_to_move(L, rows, nranks, elem) +
-                      tiling::bytes_to_move(flat_view(rows), flat_target, nranks, elem);
-  return p;
+  p.predicted_bytes = tiling::bytes_to_move(L, p.inner, nranks, elem) +
+                      tiling::bytes_to_move(flat_view(p.inner), flat_target, nranks, elem);
+  return {p};
 }
 
-DistArray exec_reshape(const Node& n, const InputArrays& in, const Plan& p, Communicator& comm) {
+DistArray reshape_run(const Step& s, const InputArrays& in, const Plan& p, Communicator& comm) {
+  const Node& n = *s.node;
   const DistArray& src = *in[0];
-  const Layout& L = src.layout();
-  if (L.is_replicated() || L.ndim() == 0) {
-    const DistArray whole = redistribute(src, Layout::replicated(L.shape()), comm);
+  if (p.inner.is_replicated()) {
+    const DistArray whole = redistribute(src, p.inner, comm);
     DistArray out(p.layout, n.dtype, comm.rank(), false);
     out.tiles()[0].data = whole.tiles()[0].data;
     return out;
   }
-  const DistArray rows = row_linear(L) ? src : redistribute(src, Layout::rows(L.shape(), comm.size()), comm);
+  const DistArray rows = redistribute(src, p.inner, comm);  // nothing moves when it already is
   if (p.layout.ndim() == 0) {
     // A one-element array to 0-d: the element goes to every rank.
     const Layout target = Layout::replicated({1});

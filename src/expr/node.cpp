@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "expr/boundary.hpp"
+
 namespace spartanxx::detail {
 
-bool is_elementwise(Op op) { return op >= Op::negative && op <= Op::where; }
+bool is_elementwise(Op op) { return op == Op::map; }
 
 const char* op_name(Op op) {
   switch (op) {
@@ -15,34 +17,8 @@ const char* op_name(Op op) {
     case Op::eye: return "eye";
     case Op::uniform: return "random.uniform";
     case Op::normal: return "random.normal";
-    case Op::negative: return "negative";
-    case Op::logical_not: return "logical_not";
-    case Op::exp: return "exp";
-    case Op::log: return "log";
-    case Op::log1p: return "log1p";
-    case Op::sqrt: return "sqrt";
-    case Op::abs: return "abs";
-    case Op::square: return "square";
-    case Op::tanh: return "tanh";
-    case Op::sigmoid: return "sigmoid";
-    case Op::sign: return "sign";
-    case Op::cast: return "astype";
-    case Op::add: return "add";
-    case Op::subtract: return "subtract";
-    case Op::multiply: return "multiply";
-    case Op::divide: return "divide";
-    case Op::power: return "power";
-    case Op::maximum: return "maximum";
-    case Op::minimum: return "minimum";
-    case Op::equal: return "equal";
-    case Op::not_equal: return "not_equal";
-    case Op::less: return "less";
-    case Op::less_equal: return "less_equal";
-    case Op::greater: return "greater";
-    case Op::greater_equal: return "greater_equal";
-    case Op::logical_and: return "logical_and";
-    case Op::logical_or: return "logical_or";
-    case Op::where: return "where";
+    case Op::source: return "read";
+    case Op::map: return "map";
     case Op::reduce: return "reduce";
     case Op::dot: return "dot";
     case Op::transpose: return "transpose";
@@ -69,10 +45,11 @@ std::string Node::label() const {
   switch (op) {
     case Op::reduce:
       return axis < 0 ? fmt::format("{}", reduce_name(reduce_kind)) : fmt::format("{}(axis={})", reduce_name(reduce_kind), axis);
-    case Op::cast: return fmt::format("astype({})", dtype_name(dtype));
+    case Op::map: return fn == MapOp::identity ? fmt::format("astype({})", dtype_name(dtype)) : map_info(fn).name;
     case Op::weak_scalar:
       return scalar_kind == DType::f64 ? fmt::format("scalar({})", value) : fmt::format("scalar({})", ivalue);
     case Op::constant: return fmt::format("full({})", value);
+    case Op::source: return source->label();
     case Op::transpose: return fmt::format("transpose({})", fmt::join(perm, ","));
     case Op::slice: {
       std::vector<std::string> parts;

@@ -9,12 +9,14 @@
 #include <vector>
 
 #include "array/dist_array.hpp"
+#include "array/map_ops.hpp"
 #include "array/reduce_kernels.hpp"
 #include "spartanxx/dtype.hpp"
 
 namespace spartanxx::detail {
 
 using tiling::Shape;
+class LazySource;
 
 enum class Op {
   // leaves
@@ -25,37 +27,9 @@ enum class Op {
   eye,
   uniform,
   normal,
-  // elementwise, unary
-  negative,
-  logical_not,
-  exp,
-  log,
-  log1p,
-  sqrt,
-  abs,
-  square,
-  tanh,
-  sigmoid,
-  sign,
-  cast,
-  // elementwise, binary
-  add,
-  subtract,
-  multiply,
-  divide,
-  power,
-  maximum,
-  minimum,
-  equal,
-  not_equal,
-  less,
-  less_equal,
-  greater,
-  greater_equal,
-  logical_and,
-  logical_or,
-  // elementwise, ternary
-  where,
+  source,        // a lazy source that reads its own tiles when evaluated (boundary.hpp)
+  // elementwise (Node::fn says which: array/map_ops.hpp), unary to ternary
+  map,
   // others
   reduce,
   dot,
@@ -65,8 +39,6 @@ enum class Op {
   todense,    // sparse -> dense
   to_sparse,  // dense -> sparse
 };
-
-
 
 bool is_elementwise(Op op);
 const char* op_name(Op op);
@@ -86,11 +58,13 @@ struct Node {
   std::vector<std::shared_ptr<Node>> inputs;
 
   // parameters (which are meaningful depends on op)
+  MapOp fn = MapOp::identity;  // map: the elementwise operation
   double value = 0;          // constant / weak scalar (float) / arange start / uniform lo / normal mean
   double value2 = 0;         // arange step / uniform hi / normal sd
   std::int64_t ivalue = 0;   // weak scalar (integer) / eye diagonal offset
   DType scalar_kind = DType::f64;  // weak scalar: boolean, i64 or f64
   std::uint64_t seed = 0;
+  std::shared_ptr<const LazySource> source;  // source
   ReduceKind reduce_kind = ReduceKind::sum;
   int axis = -1;             // reduce: -1 means all axes
   std::vector<int> perm;     // transpose

@@ -7,9 +7,7 @@
 
 #include "array/dist_array.hpp"
 #include "array/sparse.hpp"
-#include "expr/build.hpp"
-#include "expr/context.hpp"
-#include "expr/node.hpp"
+#include "expr/boundary.hpp"
 #include "io/text_reader.hpp"
 #include "mpi_backend/communicator.hpp"
 #include "spartanxx/errors.hpp"
@@ -37,9 +35,7 @@ Array vector_by_rank(const std::vector<std::int64_t>& counts, std::vector<double
   detail::DistArray data(layout, DType::f64, rank);
   for (auto& tile : data.tiles())
     if (!mine.empty()) std::copy(mine.begin(), mine.end(), tile.data.as<double>());
-  auto node = detail::make_node(detail::Op::materialized, shape, DType::f64);
-  node->result = std::make_shared<detail::DistArray>(std::move(data));
-  return Array(node);
+  return detail::leaf(std::move(data));
 }
 
 }  // namespace
@@ -133,7 +129,7 @@ LabeledData read_libsvm(const std::string& path, std::int64_t n_features, bool z
   LabeledData out;
   detail::Triplets t;
   t.row = std::move(rows), t.col = std::move(cols), t.val = std::move(vals);
-  out.X = detail::sparse_from_triplets({n, d}, std::move(t), DType::f64);
+  out.X = detail::sparse_leaf({n, d}, std::move(t), DType::f64);
   out.y = vector_by_rank(counts, std::move(labels), rank);
   return out;
 }

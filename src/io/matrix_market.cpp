@@ -15,9 +15,7 @@
 
 #include "array/dist_array.hpp"
 #include "array/sparse.hpp"
-#include "expr/build.hpp"
-#include "expr/context.hpp"
-#include "expr/plan.hpp"
+#include "expr/boundary.hpp"
 #include "io/output_file.hpp"
 #include "io/text_reader.hpp"
 #include "mpi_backend/communicator.hpp"
@@ -214,7 +212,7 @@ Array read_matrix_market(const std::string& path, DType dtype) {
   file.reset();
   detail::Triplets t;
   t.row = std::move(rows), t.col = std::move(cols), t.val = std::move(vals);
-  return detail::sparse_from_triplets({h.rows, h.cols}, std::move(t), dtype);
+  return detail::sparse_leaf({h.rows, h.cols}, std::move(t), dtype);
 }
 
 namespace {
@@ -252,16 +250,15 @@ std::int64_t format_tile(const detail::Tile& tile, bool sparse, DType dtype, fmt
 }  // namespace
 
 void write_matrix_market(const std::string& path, const Array& a) {
-  const auto& node = detail::node_of(a, kWrite);
   if (a.ndim() != 2)
     throw shape_error(fmt::format("{}: {}: a 2-d array is needed, got shape {}", kWrite, path,
                                   tiling::to_string(a.shape())));
-  detail::evaluate(node);
+  const detail::DistArray& data = detail::data_of(a);
   auto& comm = detail::context_comm();
   const int rank = comm.rank();
 
   // The data split by rows: sparse arrays are; dense ones are redistributed when not.
-  std::shared_ptr<const detail::DistArray> src = node->result;
+  std::shared_ptr<const detail::DistArray> src(&data, [](const detail::DistArray*) {});  // not owned
   if (!src->is_sparse()) {
     const auto& lay = src->layout();
     if (lay.is_partial() || lay.tiles_along(1) != 1)

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "expr/context.hpp"
+#include "expr/boundary.hpp"
 #include "io/output_file.hpp"
 #include "io/text_reader.hpp"
 #include "mpi_backend/communicator.hpp"

@@ -1,10 +1,7 @@
-// spartanxx::ml document readers, on the public API only (plus MPI for the agreements).
+// spartanxx::ml document readers, on the public API only.
 #include "spartanxx/ml/documents.hpp"
 
-#include <mpi.h>
-
 #include <charconv>
-#include <climits>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -12,7 +9,7 @@
 #include "spartanxx/errors.hpp"
 #include "spartanxx/io.hpp"
 #include "spartanxx/ml/tokenizer.hpp"
-#include "ml/rank_order.hpp"
+#include "spartanxx/runtime.hpp"
 
 namespace spartanxx::ml {
 
@@ -46,34 +43,24 @@ std::int64_t line_bytes(const io::TextLines& t) {
   return n;
 }
 
-/// Sums the counters over ranks and numbers the documents; raises the first bad line's
-/// error on every rank (its owner broadcasts the message).
-/// If any rank saw a bad line, every rank throws E with the message of the first one
-/// (the lowest line; its owner broadcasts the message).
+/// If any rank saw a bad line, every rank throws E with the message of the first one.
+/// A rank stops at its first bad line and ranks hold the lines in file order, so the
+/// lowest failing rank's error (what agree() raises) is the first bad line's.
 template <class E>
 void raise_first_bad(std::int64_t bad_line, const std::string& bad_message) {
-  std::int64_t first_bad = bad_line < 0 ? INT64_MAX : bad_line;
-  MPI_Allreduce(MPI_IN_PLACE, &first_bad, 1, MPI_INT64_T, MPI_MIN, MPI_COMM_WORLD);
-  if (first_bad == INT64_MAX) return;
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  int owner = bad_line == first_bad ? rank : -1;
-  MPI_Allreduce(MPI_IN_PLACE, &owner, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  std::string message = rank == owner ? bad_message : std::string();
-  int len = static_cast<int>(message.size());
-  MPI_Bcast(&len, 1, MPI_INT, owner, MPI_COMM_WORLD);
-  message.resize(static_cast<std::size_t>(len));
-  MPI_Bcast(message.data(), len, MPI_CHAR, owner, MPI_COMM_WORLD);
-  throw E(message);
+  Runtime::current().agree(bad_line < 0 ? nullptr : std::make_exception_ptr(E(bad_message)));
 }
 
+/// Sums the counters over ranks and numbers the documents; raises the first bad line's
+/// error on every rank.
 void finish(Documents& d, std::int64_t bad_line, const std::string& bad_message) {
-  std::int64_t counts[5] = {static_cast<std::int64_t>(d.labels.size()), d.empty_lines, d.invalid_utf8, d.long_lines,
-                            d.bytes};
-  MPI_Allreduce(MPI_IN_PLACE, counts, 5, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+  const Runtime& rt = Runtime::current();
+  std::vector<std::int64_t> counts{static_cast<std::int64_t>(d.labels.size()), d.empty_lines, d.invalid_utf8,
+                                   d.long_lines, d.bytes};
+  rt.sum(counts);
   raise_first_bad<io_error>(bad_line, bad_message);
   const auto mine = static_cast<std::int64_t>(d.labels.size());
-  const std::int64_t before = detail::count_before(mine);
+  const std::int64_t before = rt.exclusive_sum(mine);
   for (std::int64_t k = 0; k < mine; ++k) d.index.push_back(before + k);
   d.total = counts[0];
   d.empty_lines = counts[1];

@@ -21,24 +21,8 @@ void check(int code, const char* call) {
   throw mpi_error(fmt::format("{} failed: {}", call, std::string(text, static_cast<std::size_t>(len))));
 }
 
-Counters& Counters::operator+=(const Counters& o) {
-  bytes_sent += o.bytes_sent;
-  bytes_received += o.bytes_received;
-  messages_sent += o.messages_sent;
-  messages_received += o.messages_received;
-  return *this;
-}
-
-Counters operator-(Counters a, const Counters& b) {
-  a.bytes_sent -= b.bytes_sent;
-  a.bytes_received -= b.bytes_received;
-  a.messages_sent -= b.messages_sent;
-  a.messages_received -= b.messages_received;
-  return a;
-}
-
 struct Communicator::NodeShared {
-  int single_node = -1;  // -1: not asked yet; 0: the ranks span nodes; 1: one node
+  int single_node = 0;  // 1: every rank on one node, sharing on; 0: the ranks span nodes, or sharing is off
   MPI_Comm node = MPI_COMM_NULL;
   MPI_Win win = MPI_WIN_NULL;
   std::size_t bytes = 0;
@@ -62,21 +46,27 @@ struct Communicator::NodeShared {
   }
 };
 
-const std::vector<std::byte*>& Communicator::node_segments(std::size_t bytes) {
+void Communicator::ask_node() {
   if (!node_) node_ = std::make_unique<NodeShared>();
   NodeShared& n = *node_;
-  if (n.single_node < 0) {
-    if (n.node == MPI_COMM_NULL)
-      check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &n.node), "MPI_Comm_split_type");
-    int node_size = 0;
-    check(MPI_Comm_size(n.node, &node_size), "MPI_Comm_size");
-    // Every rank sees its own node's size: all equal to size_ or none is. SPARTANXX_NODE_SHARED=0
-    // turns the shared exchanges off (on every rank if on any: the choice is agreed).
-    const char* env = std::getenv("SPARTANXX_NODE_SHARED");
-    int use = node_size == size_ && !(env && std::string(env) == "0") ? 1 : 0;
-    check(MPI_Allreduce(MPI_IN_PLACE, &use, 1, MPI_INT, MPI_MIN, comm_), "MPI_Allreduce");
-    n.single_node = use;
-  }
+  if (n.node == MPI_COMM_NULL)
+    check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &n.node), "MPI_Comm_split_type");
+  int node_size = 0;
+  check(MPI_Comm_size(n.node, &node_size), "MPI_Comm_size");
+  // Every rank sees its own node's size: all equal to size_ or none is. SPARTANXX_NODE_SHARED=0
+  // turns the shared exchanges off (on every rank if on any: the choice is agreed).
+  const char* env = std::getenv("SPARTANXX_NODE_SHARED");
+  int use = node_size == size_ && !(env && std::string(env) == "0") ? 1 : 0;
+  check(MPI_Allreduce(MPI_IN_PLACE, &use, 1, MPI_INT, MPI_MIN, comm_), "MPI_Allreduce");
+  n.single_node = use;
+}
+
+bool Communicator::shares_node() const { return node_ && node_->single_node == 1; }
+
+const std::vector<std::byte*>& Communicator::node_segments(std::size_t bytes) {
+  static const std::vector<std::byte*> none;
+  if (!node_) return none;  // moved from
+  NodeShared& n = *node_;
   if (n.single_node == 0) return n.none;
   if (bytes > n.bytes || n.win == MPI_WIN_NULL) {
     n.free_window();
@@ -111,7 +101,8 @@ const std::vector<std::byte*>& Communicator::node_segments(std::size_t bytes) {
 void Communicator::set_node_sharing(bool on) {
   if (!node_) node_ = std::make_unique<NodeShared>();
   node_->free_window();
-  node_->single_node = on ? -1 : 0;
+  node_->single_node = 0;
+  if (on) ask_node();
 }
 
 void Communicator::node_fence() {
@@ -134,6 +125,7 @@ Communicator::Communicator(MPI_Comm parent) {
   check(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
   check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
   check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+  ask_node();
 }
 
 Communicator::~Communicator() noexcept {
@@ -193,6 +185,19 @@ void Communicator::allreduce_raw(void* inout, std::size_t count, MPI_Datatype ty
   }
 }
 
+std::int64_t Communicator::exclusive_sum(std::int64_t mine) {
+  std::int64_t before = 0;
+  check(MPI_Exscan(&mine, &before, 1, MPI_INT64_T, MPI_SUM, comm_), "MPI_Exscan");
+  if (size_ > 1) {
+    // Counted as one logical message each way, as an allreduce is.
+    counters_.bytes_sent += 8;
+    counters_.bytes_received += 8;
+    counters_.messages_sent += 1;
+    counters_.messages_received += 1;
+  }
+  return rank_ == 0 ? 0 : before;  // MPI_Exscan leaves rank 0's result undefined
+}
+
 bool Communicator::pairwise_pays(const std::vector<std::int64_t>& counts, std::size_t elem) const {
   if (size_ < 2 || size_ > 16 || counts.size() != static_cast<std::size_t>(size_)) return false;
   std::int64_t total = 0;
@@ -214,31 +219,33 @@ void Communicator::sendrecv_bytes(const void* send, std::int64_t send_bytes, int
   counters_.messages_received += 1;
 }
 
-void Communicator::isend_bytes(const void* data, std::int64_t bytes, int to, int tag, std::vector<MPI_Request>& requests) {
+void Communicator::isend_bytes(const void* data, std::int64_t bytes, int to, int tag, Requests& requests) {
   if (bytes > INT_MAX) throw mpi_error(fmt::format("isend: {} bytes is too many", bytes));
-  requests.emplace_back();
-  check(MPI_Isend(data, static_cast<int>(bytes), MPI_BYTE, to, tag, comm_, &requests.back()), "MPI_Isend");
+  requests.requests_.emplace_back();
+  check(MPI_Isend(data, static_cast<int>(bytes), MPI_BYTE, to, tag, comm_, &requests.requests_.back()), "MPI_Isend");
   counters_.bytes_sent += bytes;
   counters_.messages_sent += 1;
 }
 
-void Communicator::irecv_bytes(void* data, std::int64_t bytes, int from, int tag, std::vector<MPI_Request>& requests) {
+void Communicator::irecv_bytes(void* data, std::int64_t bytes, int from, int tag, Requests& requests) {
   if (bytes > INT_MAX) throw mpi_error(fmt::format("irecv: {} bytes is too many", bytes));
-  requests.emplace_back();
-  check(MPI_Irecv(data, static_cast<int>(bytes), MPI_BYTE, from, tag, comm_, &requests.back()), "MPI_Irecv");
+  requests.requests_.emplace_back();
+  check(MPI_Irecv(data, static_cast<int>(bytes), MPI_BYTE, from, tag, comm_, &requests.requests_.back()), "MPI_Irecv");
   counters_.bytes_received += bytes;
   counters_.messages_received += 1;
 }
 
-bool Communicator::test_all(std::vector<MPI_Request>& requests) {
+bool Communicator::test_all(Requests& requests) {
+  auto& r = requests.requests_;
   int done = 0;
-  check(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
+  check(MPI_Testall(static_cast<int>(r.size()), r.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
   return done != 0;
 }
 
-void Communicator::wait_all(std::vector<MPI_Request>& requests) {
-  check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
-  requests.clear();
+void Communicator::wait_all(Requests& requests) {
+  auto& r = requests.requests_;
+  check(MPI_Waitall(static_cast<int>(r.size()), r.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+  r.clear();
 }
 
 void Communicator::reduce_scatter_raw(const void* send, void* recv, const std::vector<std::int64_t>& counts,

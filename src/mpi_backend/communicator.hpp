@@ -13,20 +13,16 @@
 #include <type_traits>
 #include <vector>
 
+#include "spartanxx/stats.hpp"
+
 namespace spartanxx::backend {
 
 /// Throws spartanxx::mpi_error with MPI's error string when `code` is not MPI_SUCCESS.
 void check(int code, const char* call);
 
-/// Bytes and messages this rank sent and received, as seen by the collectives.
-struct Counters {
-  std::int64_t bytes_sent = 0;
-  std::int64_t bytes_received = 0;
-  std::int64_t messages_sent = 0;
-  std::int64_t messages_received = 0;
-  Counters& operator+=(const Counters& o);
-  friend Counters operator-(Counters a, const Counters& b);
-};
+/// Bytes and messages this rank sent and received, as seen by the collectives (the
+/// public CommCounters).
+using Counters = CommCounters;
 
 template <class T>
 MPI_Datatype mpi_type() {
@@ -42,6 +38,17 @@ MPI_Datatype mpi_type() {
 }
 
 enum class ReduceOp { sum, min, max };
+
+/// Non-blocking messages in flight (Communicator::isend_bytes / irecv_bytes), completed
+/// by test_all or wait_all.
+class Requests {
+ public:
+  bool empty() const { return requests_.empty(); }
+
+ private:
+  friend class Communicator;
+  std::vector<MPI_Request> requests_;
+};
 
 class Communicator {
  public:
@@ -108,6 +115,9 @@ class Communicator {
     return value;
   }
 
+  /// The sum of `mine` over the ranks before this one (0 on rank 0).
+  std::int64_t exclusive_sum(std::int64_t mine);
+
   /// Every rank contributes `count` items; recv has size() * count items.
   template <class T>
   std::vector<T> allgather(const T* send, std::size_t count) {
@@ -166,6 +176,9 @@ class Communicator {
   /// with the same `bytes` on every rank; the segments are kept for the next call (and
   /// reallocated only to grow). node_fence() orders accesses between ranks.
   const std::vector<std::byte*>& node_segments(std::size_t bytes);
+  /// Whether node_segments can give shared segments: every rank runs on one node and
+  /// sharing is on (agreed when the communicator is made, and by set_node_sharing).
+  bool shares_node() const;
   /// Turns the node-shared exchanges off (node_segments then returns an empty list) or
   /// back on (where the ranks share a node). Collective.
   void set_node_sharing(bool on);
@@ -176,11 +189,11 @@ class Communicator {
 
   /// Non-blocking point-to-point messages (counted when posted); `requests` collects
   /// them for test_all / wait_all. Sizes must fit an int.
-  void isend_bytes(const void* data, std::int64_t bytes, int to, int tag, std::vector<MPI_Request>& requests);
-  void irecv_bytes(void* data, std::int64_t bytes, int from, int tag, std::vector<MPI_Request>& requests);
+  void isend_bytes(const void* data, std::int64_t bytes, int to, int tag, Requests& requests);
+  void irecv_bytes(void* data, std::int64_t bytes, int from, int tag, Requests& requests);
   /// Drives progress; true when every request has completed.
-  bool test_all(std::vector<MPI_Request>& requests);
-  void wait_all(std::vector<MPI_Request>& requests);
+  bool test_all(Requests& requests);
+  void wait_all(Requests& requests);
 
   /// Collective error agreement. Every rank passes the exception it caught in its
   /// local phase (or nullptr). If any rank failed, every rank throws the same typed
@@ -216,6 +229,8 @@ class Communicator {
   void allgather_uncounted(const void* send, std::size_t bytes, void* recv);
   void allgatherv_bytes(const void* send, const std::vector<std::int64_t>& byte_counts, void* recv);
   void alltoall_bytes(const void* send, std::size_t bytes_each, void* recv);
+  /// Whether the ranks share a node (collective): sets the node communicator and the flag.
+  void ask_node();
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   std::exception_ptr last_agreed_;

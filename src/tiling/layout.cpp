@@ -207,6 +207,46 @@ Layout remove_axis(const Layout& layout, int axis) {
   return Layout(shape, splits, layout.owners());
 }
 
+Layout rows_like(const Layout& l, const Shape& shape) {
+  if (l.is_replicated()) return Layout::replicated(shape);
+  std::vector<std::vector<index_t>> splits{l.splits(0)};
+  for (std::size_t a = 1; a < shape.size(); ++a) splits.push_back({0, shape[a]});
+  return Layout(shape, std::move(splits), l.owners());
+}
+
+Needs whole_for_holders(const Layout& by, const Shape& shape, int nranks) {
+  Needs needs(nranks);
+  for (int r = 0; r < nranks; ++r)
+    if (!by.tiles_of(r).empty()) needs[r].push_back(Box::whole(shape));
+  return needs;
+}
+
+Needs rows_for_tiles(const Layout& by, const Shape& shape, int nranks) {
+  Needs needs(nranks);
+  for (int r = 0; r < nranks; ++r)
+    for (int t : by.tiles_of(r)) {
+      const Box tb = by.tile_box(t);
+      Box b = Box::whole(shape);
+      b.lo[0] = tb.lo[0];
+      b.hi[0] = tb.hi[0];
+      needs[r].push_back(b);
+    }
+  return needs;
+}
+
+Needs columns_for_tiles(const Layout& by, const Shape& shape, int nranks) {
+  Needs needs(nranks);
+  for (int r = 0; r < nranks; ++r)
+    for (int t : by.tiles_of(r)) {
+      const Box tb = by.tile_box(t);
+      Box x = Box::whole(shape);
+      x.lo.back() = tb.lo[0];
+      x.hi.back() = tb.hi[0];
+      needs[r].push_back(x);
+    }
+  return needs;
+}
+
 Needs needs_of(const Layout& layout, int nranks) {
   Needs needs(nranks);
   for (int t = 0; t < layout.num_tiles(); ++t) {

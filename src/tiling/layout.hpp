@@ -95,11 +95,26 @@ Layout insert_axis(const Layout& layout, int axis);
 /// The layout with `axis` removed; the axis must have extent 1 or a single tile.
 Layout remove_axis(const Layout& layout, int axis);
 
+/// The row splits and owners of `l` for another shape whose axis 0 has the same extent,
+/// its other axes whole (a product's result beside its row-split operand, a vector
+/// beside a matrix's rows); a replicated layout stays replicated.
+Layout rows_like(const Layout& l, const Shape& shape);
+
 /// What each rank needs: needs[r] is the list of boxes rank r wants a copy of.
 using Needs = std::vector<std::vector<Box>>;
 
 /// The boxes each of `nranks` ranks holds under `layout` (what moving to it needs).
 Needs needs_of(const Layout& layout, int nranks);
+
+// What the tiles of `by` need of another array of `shape`, one box per held tile (in
+// tiles_of order) or one box per rank:
+/// the whole array, for every rank that holds a tile of `by`;
+Needs whole_for_holders(const Layout& by, const Shape& shape, int nranks);
+/// rows [r0, r1) of the array (its other axes whole) for each tile over rows [r0, r1);
+Needs rows_for_tiles(const Layout& by, const Shape& shape, int nranks);
+/// the columns [r0, r1) of the array (its last axis; the others whole) for each tile
+/// over rows [r0, r1): what multiplies the tile from the left.
+Needs columns_for_tiles(const Layout& by, const Shape& shape, int nranks);
 
 /// Bytes that must cross the network so that every rank gets its needed boxes from
 /// data laid out as `from` (a rank that holds a part already, or a replicated tile,

@@ -248,7 +248,7 @@ TEST(Errors, EmptyHandle) {
   expect_error<std::logic_error>([&] { sx::zeros_like(none); }, {});
   expect_error<std::logic_error>([&] { sx::to_eigen(none); }, {});
   expect_error<std::logic_error>([&] { sx::to_vector<double>(none); }, {});
-  EXPECT_FALSE(none.node());
+  expect_error<std::logic_error>([&] { (void)none.shape(); }, {"empty"});
 }
 
 // ---------------------------------------------------------------------------------

@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "expr/plan.hpp"
+#include "expr/boundary.hpp"
+#include "expr/build.hpp"
+#include "expr/planner.hpp"
 #include "mpi/test_support.hpp"
 #include "spartanxx/spartanxx.hpp"
 
@@ -26,9 +28,8 @@ namespace {
 /// A materialized array in the given layout, holding `m` (a vector when `vector`).
 sx::Array with_layout(const Eigen::MatrixXd& m, bool vector, const tl::Layout& layout) {
   const sx::Shape shape = vector ? sx::Shape{m.rows()} : sx::Shape{m.rows(), m.cols()};
-  auto node = sx::detail::make_node(sx::detail::Op::materialized, shape, sx::DType::f64);
-  auto a = std::make_shared<sx::detail::DistArray>(layout, sx::DType::f64, world_rank());
-  for (auto& tile : a->tiles()) {
+  sx::detail::DistArray a(layout, sx::DType::f64, world_rank());
+  for (auto& tile : a.tiles()) {
     double* d = tile.data.as<double>();
     const auto& b = tile.box;
     if (vector) {
@@ -39,8 +40,7 @@ sx::Array with_layout(const Eigen::MatrixXd& m, bool vector, const tl::Layout& l
         for (std::int64_t j = b.lo[1]; j < b.hi[1]; ++j) d[(i - b.lo[0]) * w + (j - b.lo[1])] = m(i, j);
     }
   }
-  node->result = std::move(a);
-  return sx::Array(node);
+  return sx::detail::leaf(std::move(a));
 }
 
 /// Random split points of n into `parts` blocks (some may be empty).
@@ -172,7 +172,7 @@ TEST(Optimizer, RandomGraphsMatchExhaustiveSearchAndEigen) {
     const int max_nodes = std::uniform_int_distribution<int>(2, 10)(gen);
     Value v = random_graph(gen, max_nodes, P);
     if (v.a.is_evaluated()) continue;
-    const sx::detail::LayoutReport r = sx::detail::layout_report(v.a.node());
+    const sx::detail::LayoutReport r = sx::detail::layout_report(sx::detail::node_of(v.a));
     ASSERT_LE(r.steps.size(), 10u);
     std::string steps;
     for (const auto& s : r.steps) steps += s + "; ";
@@ -237,7 +237,7 @@ TEST(Optimizer, UnrolledTrainingLoopMovesOnlyVectors) {
     const Eigen::VectorXd r = (1.0 / (1.0 + (-z.array()).exp())).matrix() - y.col(0);
     we -= 0.1 * X.transpose() * r;
   }
-  const sx::detail::LayoutReport r = sx::detail::layout_report(w.node());
+  const sx::detail::LayoutReport r = sx::detail::layout_report(sx::detail::node_of(w));
   EXPECT_GE(r.steps.size(), 45u);
   int passes = 0;
   for (const auto& step : r.steps) passes += step.find("one pass over X") != std::string::npos;

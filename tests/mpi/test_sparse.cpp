@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "spartanxx/spartanxx.hpp"
-#include "expr/node.hpp"
+#include "expr/boundary.hpp"
 #include "mpi/sparse_support.hpp"
 #include "mpi/test_support.hpp"
 
@@ -73,7 +73,7 @@ TEST(Sparse, RowSplitsBalanceStoredEntries) {
     for (std::int64_t j = 0; j < (i < 10 ? m : 1); ++j) t.emplace_back(i, j, 1.0 + j);
   const sx::Array a = from_shares(n, m, t);
   a.evaluate();
-  const auto& tiles = a.node()->result->tile_nnz();
+  const auto& tiles = sx::detail::data_of(a).tile_nnz();
   const std::int64_t total = static_cast<std::int64_t>(t.size());
   for (std::int64_t c : tiles) EXPECT_LE(c, total / world_size() + m) << "tile counts unbalanced";
   expect_mat_near(sx::to_eigen(a), Mat(eigen_of(n, m, t)));
@@ -90,11 +90,11 @@ TEST(Sparse, NearlyUniformRowsTakeTheEvenSplit) {
       for (std::int64_t j = 0; j < 3 + (i % 2); ++j) t.emplace_back(i, (i * 7 + j * 13) % m, 1.0);
     const sx::Array a = from_shares(n, m, t);
     a.evaluate();
-    EXPECT_EQ(a.node()->result->layout().splits(0), spartanxx::tiling::even_splits(n, P));
+    EXPECT_EQ(sx::detail::data_of(a).layout().splits(0), spartanxx::tiling::even_splits(n, P));
     const Sp e = eigen_of(n, m, t);
     const sx::Array b = sx::from_eigen_sparse(e);
     b.evaluate();
-    EXPECT_EQ(b.node()->result->layout().splits(0), spartanxx::tiling::even_splits(n, P));
+    EXPECT_EQ(sx::detail::data_of(b).layout().splits(0), spartanxx::tiling::even_splits(n, P));
   }
   // More rows than histogram buckets (2^18), one row holding a third of the entries: the
   // even split is heavier than the balanced one, and the exact count says so.
@@ -105,7 +105,7 @@ TEST(Sparse, NearlyUniformRowsTakeTheEvenSplit) {
     for (std::int64_t j = 0; j < 300000; ++j) t.emplace_back(heavy, j, 2.0);
     const sx::Array a = from_shares(n, m, t);
     a.evaluate();
-    const auto& tiles = a.node()->result->tile_nnz();
+    const auto& tiles = sx::detail::data_of(a).tile_nnz();
     const std::int64_t total = static_cast<std::int64_t>(t.size());
     std::int64_t heaviest_even = 0;
     const auto even = spartanxx::tiling::even_splits(n, P);
