@@ -5,6 +5,7 @@
 // only one rank can see are agreed on collectively so that every rank throws the same.
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 namespace spartanxx {
 
@@ -56,5 +57,13 @@ class remote_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+namespace detail {
+/// The exception types an error agreement carries from the failing rank to every rank,
+/// the most derived first: the types above, then the std types they derive from. Any
+/// other exception arrives as remote_error.
+using agreed_errors = std::tuple<shape_error, axis_error, dtype_error, value_error, index_error, io_error, mpi_error,
+                                 remote_error, std::invalid_argument, std::out_of_range, std::runtime_error>;
+}  // namespace detail
 
 }  // namespace spartanxx

@@ -340,68 +340,43 @@ std::vector<std::byte> Communicator::alltoallv(const std::byte* send, const std:
 
 namespace {
 
-enum class Kind : int { shape, axis, dtype, value, index, io, mpi, invalid_argument, out_of_range, runtime, remote };
+using Errors = detail::agreed_errors;
+constexpr int kRemote = static_cast<int>(std::tuple_size_v<Errors>);  // not one of them
 
-Kind classify(const std::exception_ptr& e, std::string& message) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const shape_error& x) {
-    message = x.what();
-    return Kind::shape;
-  } catch (const axis_error& x) {
-    message = x.what();
-    return Kind::axis;
-  } catch (const dtype_error& x) {
-    message = x.what();
-    return Kind::dtype;
-  } catch (const value_error& x) {
-    message = x.what();
-    return Kind::value;
-  } catch (const index_error& x) {
-    message = x.what();
-    return Kind::index;
-  } catch (const io_error& x) {
-    message = x.what();
-    return Kind::io;
-  } catch (const mpi_error& x) {
-    message = x.what();
-    return Kind::mpi;
-  } catch (const std::invalid_argument& x) {
-    message = x.what();
-    return Kind::invalid_argument;
-  } catch (const std::out_of_range& x) {
-    message = x.what();
-    return Kind::out_of_range;
-  } catch (const std::bad_alloc&) {
-    message = "out of memory (std::bad_alloc)";
-    return Kind::remote;
-  } catch (const std::runtime_error& x) {
-    message = x.what();
-    return Kind::runtime;
-  } catch (const std::exception& x) {
-    message = x.what();
-    return Kind::remote;
-  } catch (...) {
-    message = "unknown exception";
-    return Kind::remote;
+/// The index in Errors of the first type `e` is, or kRemote; `message` gets its text.
+template <std::size_t I = 0>
+int kind_of(const std::exception& e) {
+  if constexpr (I == std::tuple_size_v<Errors>) {
+    return kRemote;
+  } else {
+    if (dynamic_cast<const std::tuple_element_t<I, Errors>*>(&e)) return static_cast<int>(I);
+    return kind_of<I + 1>(e);
   }
 }
 
-std::exception_ptr make_error(Kind kind, const std::string& m) {
-  switch (kind) {
-    case Kind::shape: return std::make_exception_ptr(shape_error(m));
-    case Kind::axis: return std::make_exception_ptr(axis_error(m));
-    case Kind::dtype: return std::make_exception_ptr(dtype_error(m));
-    case Kind::value: return std::make_exception_ptr(value_error(m));
-    case Kind::index: return std::make_exception_ptr(index_error(m));
-    case Kind::io: return std::make_exception_ptr(io_error(m));
-    case Kind::mpi: return std::make_exception_ptr(mpi_error(m));
-    case Kind::invalid_argument: return std::make_exception_ptr(std::invalid_argument(m));
-    case Kind::out_of_range: return std::make_exception_ptr(std::out_of_range(m));
-    case Kind::runtime: return std::make_exception_ptr(std::runtime_error(m));
-    case Kind::remote: break;
+int classify(const std::exception_ptr& e, std::string& message) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::bad_alloc&) {
+    message = "out of memory (std::bad_alloc)";
+    return kRemote;
+  } catch (const std::exception& x) {
+    message = x.what();
+    return kind_of(x);
+  } catch (...) {
+    message = "unknown exception";
+    return kRemote;
   }
-  return std::make_exception_ptr(remote_error(m));
+}
+
+template <std::size_t I = 0>
+std::exception_ptr make_error(int kind, const std::string& m) {
+  if constexpr (I == std::tuple_size_v<Errors>) {
+    return std::make_exception_ptr(remote_error(m));
+  } else {
+    if (kind == static_cast<int>(I)) return std::make_exception_ptr(std::tuple_element_t<I, Errors>(m));
+    return make_error<I + 1>(kind, m);
+  }
 }
 
 }  // namespace
@@ -414,7 +389,7 @@ void Communicator::agree(std::exception_ptr local_error) {
   std::string message;
   std::int64_t header[2] = {0, 0};
   if (rank_ == failing) {
-    header[0] = static_cast<std::int64_t>(classify(local_error, message));
+    header[0] = classify(local_error, message);
     // An error already prefixed with its rank (agreed earlier) keeps its prefix.
     if (message.rfind("[rank ", 0) != 0) message = fmt::format("[rank {}] {}", rank_, message);
     header[1] = static_cast<std::int64_t>(message.size());
@@ -422,7 +397,7 @@ void Communicator::agree(std::exception_ptr local_error) {
   check(MPI_Bcast(header, 2, MPI_INT64_T, failing, comm_), "MPI_Bcast");
   message.resize(static_cast<std::size_t>(header[1]));
   check(MPI_Bcast(message.data(), static_cast<int>(header[1]), MPI_CHAR, failing, comm_), "MPI_Bcast");
-  last_agreed_ = make_error(static_cast<Kind>(header[0]), message);
+  last_agreed_ = make_error(static_cast<int>(header[0]), message);
   std::rethrow_exception(last_agreed_);
 }
 

@@ -392,6 +392,78 @@ TEST(Elementwise, UnaryMathSpecialValues) {
   EXPECT_TRUE(std::isnan(sx::to_vector<double>(sx::square(a))[5]));
 }
 
+// floor, ceil, sign, isnan and isfinite on dense arrays, against the C library over
+// special values (±0, ±inf, NaN, halves, large magnitudes) and random values in every
+// dtype, long enough that the vector loops and their tails both run. Integers and
+// booleans keep their dtype under floor and ceil (NumPy 2.1 on) and are always finite.
+TEST(Elementwise, RoundingSignAndTests) {
+  std::vector<double> v = {0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.0, -2.0, 1e300, -1e300, 4.5e15 + 0.5,
+                           kInf, -kInf, kNaN, 0x1.0p-1074, -0x1.0p-1074};
+  std::mt19937_64 gen(88);
+  std::uniform_real_distribution<double> dist(-50, 50);
+  while (v.size() < 1037) v.push_back(dist(gen));
+  const auto n = static_cast<std::int64_t>(v.size());
+  const auto a = sx::from_buffer({n}, DType::f64, v.data());
+  std::vector<double> fl, ce, sg;
+  std::vector<std::uint8_t> nan, fin;
+  for (double x : v) {
+    fl.push_back(std::floor(x));
+    ce.push_back(std::ceil(x));
+    sg.push_back(x > 0 ? 1.0 : x < 0 ? -1.0 : x);  // numpy.sign: ±0 stay, NaN stays
+    nan.push_back(std::isnan(x));
+    fin.push_back(std::isfinite(x));
+  }
+  EXPECT_TRUE(same_values(sx::to_vector<double>(sx::floor(a)), fl));
+  EXPECT_TRUE(same_values(sx::to_vector<double>(sx::ceil(a)), ce));
+  EXPECT_TRUE(same_values(sx::to_vector<double>(sx::sign(a)), sg));
+  EXPECT_TRUE(std::signbit(sx::to_vector<double>(sx::floor(a))[1]));  // floor(-0) is -0
+  EXPECT_TRUE(std::signbit(sx::to_vector<double>(sx::ceil(a))[3]));   // ceil(-0.5) is -0
+  EXPECT_TRUE(same_values(sx::to_vector<std::uint8_t>(sx::isnan(a)), nan));
+  EXPECT_TRUE(same_values(sx::to_vector<std::uint8_t>(sx::isfinite(a)), fin));
+  expect_meta(sx::floor(a), {n}, DType::f64);
+  expect_meta(sx::isnan(a), {n}, DType::boolean);
+  expect_meta(sx::isfinite(a), {n}, DType::boolean);
+
+  // float32 computes in float32.
+  const auto a32 = a.astype(DType::f32);
+  std::vector<float> fl32;
+  for (double x : v) fl32.push_back(std::floor(static_cast<float>(x)));
+  expect_meta(sx::floor(a32), {n}, DType::f32);
+  EXPECT_TRUE(same_values(sx::to_vector<float>(sx::floor(a32)), fl32));
+  EXPECT_TRUE(same_values(sx::to_vector<std::uint8_t>(sx::isnan(a32)), nan));
+
+  // Integers and booleans: floor and ceil are the identity in their dtype; no NaN, all finite.
+  const auto m = int_matrix(13, 7, 89, -9, 9);
+  const auto ai = sx::from_eigen(m);
+  for (const DType t : {DType::i32, DType::i64}) {
+    const auto x = ai.astype(t);
+    expect_meta(sx::floor(x), {13, 7}, t);
+    expect_meta(sx::ceil(x), {13, 7}, t);
+    EXPECT_TRUE(same_values(sx::to_vector<std::int64_t>(sx::floor(x)), c_order<std::int64_t>(m)));
+    EXPECT_TRUE(same_values(sx::to_vector<std::int64_t>(sx::ceil(x)), c_order<std::int64_t>(m)));
+    std::vector<std::int64_t> s;
+    for (std::int64_t e : c_order<std::int64_t>(m)) s.push_back((e > 0) - (e < 0));
+    EXPECT_TRUE(same_values(sx::to_vector<std::int64_t>(sx::sign(x)), s));
+    EXPECT_EQ(sx::count_nonzero(sx::isnan(x)).item(), 0.0);
+    EXPECT_EQ(sx::count_nonzero(sx::isfinite(x)).item(), 91.0);
+  }
+  const auto b = ai > 0;
+  expect_meta(sx::floor(b), {13, 7}, DType::boolean);
+  EXPECT_TRUE(same_values(sx::to_vector<std::uint8_t>(sx::ceil(b)), sx::to_vector<std::uint8_t>(b)));
+
+  // 0-d arrays and scalars in expressions.
+  EXPECT_EQ(sx::sign(sx::full({}, -2.5)).item(), -1.0);
+  EXPECT_EQ(sx::floor(sx::full({}, -2.5)).item(), -3.0);
+  EXPECT_EQ(sx::ceil(sx::full({}, -2.5) * 2 + 0.5).item(), -4.0);
+  EXPECT_EQ(sx::isnan(sx::full({}, kNaN)).item(), 1.0);
+  EXPECT_EQ(sx::isfinite(sx::full({}, kInf) - 1).item(), 0.0);
+  // Fused with others: one pass.
+  const auto f = sx::where(sx::isfinite(a), sx::floor(a * 0.5) + sx::ceil(a * 0.5), 0.0);
+  std::vector<double> fe;
+  for (double x : v) fe.push_back(std::isfinite(x) ? std::floor(x * 0.5) + std::ceil(x * 0.5) : 0.0);
+  EXPECT_TRUE(same_values(sx::to_vector<double>(f), fe));
+}
+
 // Extreme and subnormal arguments give what the C library gives (and so NumPy): large
 // enough arrays that vectorized kernels run, each value repeated on every rank's part.
 TEST(Elementwise, ExtremeArgumentsMatchLibm) {

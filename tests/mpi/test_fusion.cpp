@@ -217,6 +217,41 @@ TEST(Fusion, ReductionsOfExpressionsEqualUnfusedAndAllocateNoFullTemporary) {
   }
 }
 
+// explain() of a graph not yet evaluated shows the plan the run will follow: the
+// merged common subexpressions included (the same passes run for both).
+TEST(Fusion, ExplainBeforeEvaluationShowsTheMergedPlan) {
+  auto x = sx::random::uniform({301, 5}, 41);
+  auto a = sx::random::uniform({5, 4}, 42);
+  x.evaluate(), a.evaluate();
+  auto d = sx::sum(sx::dot(x, a), 0) + sx::sum(sx::dot(x, a), 0);  // the product twice, structurally equal
+  const std::string before = sx::explain(d);
+  d.evaluate();
+  const std::string after = sx::explain(d);
+  const auto steps = sx::last_evaluation_stats().nodes.size();
+  auto count_steps = [](const std::string& text) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find("\n  #"); at != std::string::npos; at = text.find("\n  #", at + 1)) ++n;
+    return n;
+  };
+  auto count_dots = [](const std::string& text) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(" dot"); at != std::string::npos; at = text.find(" dot", at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count_steps(before), steps) << before << "\n" << after;
+  EXPECT_EQ(count_steps(after), steps) << after;
+  EXPECT_EQ(count_dots(before), 1u) << before;
+  // Every line but the measured bytes is the same.
+  auto unmeasured = [](std::string text) {
+    for (std::size_t at = text.find(", measured"); at != std::string::npos; at = text.find(", measured")) {
+      const std::size_t end = text.find('\n', at);
+      text.erase(at, end - at);
+    }
+    return text;
+  };
+  EXPECT_EQ(unmeasured(after), before);
+}
+
 TEST(Fusion, CommonSubexpressionsAreComputedOnce) {
   auto x = sx::random::uniform({301, 5}, 31);
   auto a = sx::random::uniform({5, 4}, 32);

@@ -174,6 +174,9 @@ TEST(Sparse, MapsKeepSparsity) {
       {"sqrt(abs)", sx::sqrt(sx::abs(a)), map_stored(e, [](double v, auto, auto) { return std::sqrt(std::abs(v)); })},
       {"square", sx::square(a), map_stored(e, [](double v, auto, auto) { return v * v; })},
       {"sign", sx::sign(a), map_stored(e, [](double v, auto, auto) { return double((v > 0) - (v < 0)); })},
+      {"floor(3a)", sx::floor(a * 3.0), map_stored(e, [](double v, auto, auto) { return std::floor(v * 3); })},
+      {"ceil(3a)", sx::ceil(a * 3.0), map_stored(e, [](double v, auto, auto) { return std::ceil(v * 3); })},
+      {"isnan(sqrt)", sx::isnan(sx::sqrt(a)), map_stored(e, [](double v, auto, auto) { return double(v < 0); })},
       {"a*D", a * sx::from_eigen(D), map_stored(e, [&](double v, auto i, auto j) { return v * D(i, j); })},
       {"D*a", sx::from_eigen(D) * a, map_stored(e, [&](double v, auto i, auto j) { return D(i, j) * v; })},
       {"a*row", a * sx::from_eigen(row), map_stored(e, [&](double v, auto, auto j) { return v * row(j); })},
@@ -212,6 +215,7 @@ TEST(Sparse, OperationsThatWouldFillAreErrors) {
   };
   expect_value_error([&] { return a + 1.0; }, "a + 1");
   expect_value_error([&] { return sx::exp(a); }, "exp");
+  expect_value_error([&] { return sx::isfinite(a); }, "isfinite");  // isfinite(0) is true: it would fill
   expect_value_error([&] { return a / 0.0; }, "a / 0");
   expect_value_error([&] { return a == 0; }, "a == 0");
   expect_value_error([&] { return a / sx::ones({9, 7}); }, "a / dense");

@@ -54,13 +54,21 @@ void check_products(std::int64_t n, std::int64_t m) {
     const Vec r = test_matrix(n, 1, 10 + rep).col(0), x = test_matrix(m, 1, 20 + rep).col(0);
     const sx::Array g = sx::dot(a.T(), sx::from_eigen(r));
     g.evaluate();
-    if (P >= 2 && P <= 16)
-      EXPECT_NE(sx::explain(g).find("sent while"), std::string::npos) << sx::explain(g);
+    if (P >= 2 && P <= 16) {
+      // The plan says how the partial sums travel and that the column groups are read.
+      const std::string text = sx::explain(g);
+      EXPECT_NE(text.find("sent while"), std::string::npos) << text;
+      const bool shared = sx::detail::context_comm().shares_node();
+      EXPECT_NE(text.find(shared ? "node-shared memory" : "posted as messages"), std::string::npos) << text;
+      EXPECT_NE(text.find("column groups"), std::string::npos) << text;
+    }
     const auto [gs, gp] = sent_and_predicted();
     EXPECT_EQ(gs, gp) << "Aᵀr, repetition " << rep;
     expect_mat_near(sx::to_eigen(g), Mat(e.transpose() * r));
     const sx::Array y = sx::dot(a, sx::from_eigen(x));
     y.evaluate();
+    if (P >= 2 && sx::detail::context_comm().shares_node())
+      EXPECT_NE(sx::explain(y).find("node-shared memory"), std::string::npos) << sx::explain(y);
     const auto [ys, yp] = sent_and_predicted();
     EXPECT_EQ(ys, yp) << "Ax, repetition " << rep;
     expect_mat_near(sx::to_eigen(y), Mat(e * x));
