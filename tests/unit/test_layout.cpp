@@ -673,5 +673,42 @@ TEST(LayoutCost, BytesToGatherBruteForce) {
   }
 }
 
+// rows_like and the needs of another array beside a layout's tiles, against boxes
+// written out by hand.
+TEST(LayoutBeside, RowsLikeKeepsRowSplitsAndOwners) {
+  const Layout l({10, 4}, {{0, 3, 3, 10}, {0, 4}}, {2, 0, 1});
+  const Layout v = rows_like(l, {10});
+  EXPECT_EQ(v.splits(0), (std::vector<index_t>{0, 3, 3, 10}));
+  EXPECT_EQ(v.owners(), (std::vector<int>{2, 0, 1}));
+  const Layout w = rows_like(l, {10, 7, 2});
+  EXPECT_EQ(w.splits(1), (std::vector<index_t>{0, 7}));
+  EXPECT_EQ(w.splits(2), (std::vector<index_t>{0, 2}));
+  EXPECT_EQ(w.tile_box(2), (Box{{3, 0, 0}, {10, 7, 2}}));
+  EXPECT_TRUE(rows_like(Layout::replicated({10, 4}), {10}).is_replicated());
+}
+
+TEST(LayoutBeside, NeedsOfAnotherArray) {
+  // Rank 0 holds rows [0, 3) and [8, 10), rank 1 nothing, rank 2 rows [3, 8).
+  const Layout l({10, 6}, {{0, 3, 8, 10}, {0, 6}}, {0, 2, 0});
+  const Needs whole = whole_for_holders(l, {6, 2}, 3);
+  EXPECT_EQ(whole[0], (std::vector<Box>{Box::whole({6, 2})}));
+  EXPECT_TRUE(whole[1].empty());
+  EXPECT_EQ(whole[2], (std::vector<Box>{Box::whole({6, 2})}));
+  const Needs rows = rows_for_tiles(l, {10, 2}, 3);
+  EXPECT_EQ(rows[0], (std::vector<Box>{Box{{0, 0}, {3, 2}}, Box{{8, 0}, {10, 2}}}));
+  EXPECT_TRUE(rows[1].empty());
+  EXPECT_EQ(rows[2], (std::vector<Box>{Box{{3, 0}, {8, 2}}}));
+  const Needs vec = rows_for_tiles(l, {10}, 3);
+  EXPECT_EQ(vec[2], (std::vector<Box>{Box{{3}, {8}}}));
+  // What multiplies each tile from the left: columns [r0, r1) of a (5, 10) matrix.
+  const Needs cols = columns_for_tiles(l, {5, 10}, 3);
+  EXPECT_EQ(cols[0], (std::vector<Box>{Box{{0, 0}, {5, 3}}, Box{{0, 8}, {5, 10}}}));
+  EXPECT_EQ(cols[2], (std::vector<Box>{Box{{0, 3}, {5, 8}}}));
+  // A replicated layout: every rank holds the tile.
+  const Needs all = whole_for_holders(Layout::replicated({10, 6}), {4}, 2);
+  EXPECT_EQ(all[0].size(), 1u);
+  EXPECT_EQ(all[1].size(), 1u);
+}
+
 }  // namespace
 }  // namespace spartanxx::tiling
