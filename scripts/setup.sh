@@ -16,7 +16,7 @@ packages=(
   libicu-dev
   dataset-fashion-mnist
   libmetis-doc
-  python3-numpy
+  python3-numpy python3-scipy python3-h5py
   libscalapack-openmpi-dev
   python3
 )

@@ -1,6 +1,7 @@
 #pragma once
-// Reading and writing sparse data files: Matrix Market (coordinate) and libsvm /
-// svmlight. Every function is collective: all ranks call it with the same arguments.
+// Reading and writing data files: HDF5 (parallel, dense datasets and anndata/SciPy CSR
+// groups), Matrix Market (coordinate), libsvm / svmlight and text. Every function is
+// collective: all ranks call it with the same arguments.
 // Readers are parallel: rank r parses bytes [r*size/P, (r+1)*size/P) of the data
 // section, starting at the first line that begins inside its range. Malformed input
 // raises io_error on every rank, naming the file and the 1-based line.
@@ -9,13 +10,76 @@
 //     spartanxx::io::write_matrix_market("copy.mtx", A);
 //     auto [X, y] = spartanxx::io::read_libsvm("train.svm");       // X sparse (n, d), y (n,)
 #include <cstdint>
+#include <map>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "spartanxx/array.hpp"
 #include "spartanxx/dtype.hpp"
 
 namespace spartanxx::io {
+
+// ---- HDF5 ----
+
+/// An attribute's value: a string, a number, or a vector of numbers (anndata's `shape`).
+using AttributeValue = std::variant<std::string, std::int64_t, double, std::vector<std::int64_t>, std::vector<double>>;
+using Attributes = std::map<std::string, AttributeValue>;
+
+/// A dataset (or a sparse group) of an HDF5 file as an array.
+///
+/// - A dataset is a lazy leaf: its shape and dtype are known at once (a missing file or
+///   dataset is an io_error here, on every rank), its elements are read when the graph
+///   is evaluated, each rank reading only its tiles of the layout the plan chose, with
+///   collective MPI-IO transfers; a row slice of it reads only those rows. Contiguous,
+///   chunked and compressed (gzip, shuffle) datasets, 0-d to N-d, any byte order. Types:
+///   float64, float32, int64, int32 and h5py's bool as themselves; int8, int16, uint8
+///   and uint16 widen to int32, uint32 to int64; others are a dtype_error.
+/// - A group whose attribute `encoding-type` is "csr_matrix" or "csc_matrix" (anndata
+///   and SciPy's layout: `data`, `indices`, `indptr`, attribute `shape`) is a sparse
+///   matrix, read in parallel now: each rank reads the `indptr` of its rows and then
+///   their `indices` and `data`, rows balanced by stored entries. A bad `indptr` or an
+///   index out of range is a value_error naming the file and group.
+///
+///     auto x = spartanxx::io::read_hdf5("data.h5", "/train/x");   // nothing read yet
+///     auto m = spartanxx::mean(x.slice({Range{0, 1000}}), 0);       // reads 1000 rows
+Array read_hdf5(const std::string& path, const std::string& dataset);
+
+struct Hdf5Options {
+  /// Add to (or create) the file, instead of making a new file that replaces `path`.
+  bool append = false;
+  /// With `append`: replace a dataset or group of that name (an io_error otherwise).
+  bool overwrite = false;
+  /// Chunk shape (one extent per axis); empty: contiguous, or chunks of about 1 MiB
+  /// when compressed.
+  std::vector<std::int64_t> chunks;
+  /// gzip level 1 to 9 (0: none), and the shuffle filter before it.
+  int gzip = 0;
+  bool shuffle = false;
+  /// Attributes of the dataset (of the group for a sparse array).
+  Attributes attributes;
+  /// Sparse arrays: `indices` and `indptr` as int32 (false: int64).
+  bool index32 = false;
+};
+
+/// Writes an array to an HDF5 file: dense arrays as a dataset (little-endian; bool as
+/// h5py's enum), sparse ones as an anndata "csr_matrix" group (`data`, `indices`,
+/// `indptr`, attributes `encoding-type`, `encoding-version` = "0.1.0", `shape`). Every
+/// rank writes its tiles with collective transfers; intermediate groups are created. A
+/// new file goes to a temporary name beside `path`, renamed once every rank succeeded:
+/// a failure leaves `path` as it was. Errors: io_error naming the file and dataset, on
+/// every rank.
+///
+///     spartanxx::io::Hdf5Options o;
+///     o.gzip = 4;
+///     spartanxx::io::write_hdf5("out.h5", "/w", w, o);
+void write_hdf5(const std::string& path, const std::string& dataset, const Array& a, const Hdf5Options& options = {});
+
+/// The attributes of a group or dataset, and adding to them (the file must exist).
+Attributes read_hdf5_attributes(const std::string& path, const std::string& object);
+void write_hdf5_attributes(const std::string& path, const std::string& object, const Attributes& attributes);
+
+// ---- text formats ----
 
 /// A Matrix Market coordinate file as a sparse matrix split by rows. Fields real,
 /// integer and pattern (every value 1); symmetry general or symmetric (off-diagonal

@@ -29,6 +29,13 @@ class LazySource {
   /// the same layout). Errors only some ranks see are agreed on here, so that every rank
   /// throws the same.
   virtual DistArray read(const Layout& layout, backend::Communicator& comm) const = 0;
+  /// The source of a basic slice of this one (one AxisSlice per axis), read without the
+  /// rest, or nullptr when the source cannot read a slice alone (then the slice is taken
+  /// from what it reads). The passes push slices of a source into it this way.
+  virtual std::shared_ptr<const LazySource> sliced(const std::vector<tiling::AxisSlice>& slices) const {
+    (void)slices;
+    return nullptr;
+  }
 };
 
 /// This rank's part of an array as a graph leaf: `data` holds this rank's tiles of its

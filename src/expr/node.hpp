@@ -44,12 +44,7 @@ bool is_elementwise(Op op);
 const char* op_name(Op op);
 const char* reduce_name(ReduceKind k);
 
-/// One axis of a normalized slice: element j of the result is element start + j*step.
-struct AxisSlice {
-  index_t start = 0;
-  index_t step = 1;
-  index_t length = 0;
-};
+using tiling::AxisSlice;
 
 struct Node {
   Op op = Op::materialized;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "expr/boundary.hpp"
 #include "expr/build.hpp"
 #include "expr/kernels.hpp"
 #include "mpi_backend/communicator.hpp"
@@ -83,6 +84,21 @@ void merge_common_subexpressions(Node* root) {
       auto it = canonical.find(in.get());
       if (it != canonical.end()) in = owner_of.at(it->second);
     }
+}
+
+void push_slices_into_sources(Node* root) {
+  for (Node* n : pending_order(root)) {
+    if (n->op != Op::slice || n->inputs.size() != 1) continue;
+    const Node& in = *n->inputs[0];
+    if (in.op != Op::source || in.result || !in.source) continue;
+    std::shared_ptr<const LazySource> part = in.source->sliced(n->slices);
+    if (!part) continue;
+    // The slice becomes a source of its own; the whole source stays for its other readers.
+    n->op = Op::source;
+    n->source = std::move(part);
+    n->slices.clear();
+    n->inputs.clear();
+  }
 }
 
 void materialize_scalars(Node* root, Communicator& comm) {
@@ -399,6 +415,7 @@ std::string Step::label() const {
 
 Schedule prepare(Node* root, Communicator& comm) {
   materialize_scalars(root, comm);
+  push_slices_into_sources(root);
   merge_common_subexpressions(root);
   return form_steps(root);
 }

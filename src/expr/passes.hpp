@@ -2,6 +2,9 @@
 // The passes between building a graph and planning it (README.md draws the pipeline).
 // Each takes the graph reachable from a root, without cached results:
 //   materialize_scalars          C++ scalars get their (replicated, 0-d) values;
+//   push_slices_into_sources     a slice of a lazy source that can read a slice alone
+//                                becomes that smaller source (a row range of a file
+//                                dataset reads only those rows);
 //   merge_common_subexpressions  structurally equal nodes become one;
 //   form_steps                   fusion groups the nodes into steps (step.hpp), each
 //                                with its registry entry.
@@ -29,6 +32,7 @@ struct Schedule {
 std::vector<Node*> pending_order(Node* root);
 
 void materialize_scalars(Node* root, backend::Communicator& comm);
+void push_slices_into_sources(Node* root);
 /// A pending node with the same structure as an earlier one is replaced, in its
 /// consumers, by that one, so each value is computed once.
 void merge_common_subexpressions(Node* root);

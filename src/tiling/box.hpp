@@ -19,6 +19,13 @@ std::string to_string(const Shape& shape);
 std::vector<index_t> row_major_strides(const Shape& shape);
 
 /// An N-d half-open rectangle of global indices: lo[i] <= x[i] < hi[i].
+/// One axis of a normalized slice: element j of the result is element start + j*step.
+struct AxisSlice {
+  index_t start = 0;
+  index_t step = 1;
+  index_t length = 0;
+};
+
 struct Box {
   std::vector<index_t> lo;
   std::vector<index_t> hi;
