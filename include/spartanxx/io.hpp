@@ -79,6 +79,54 @@ void write_hdf5(const std::string& path, const std::string& dataset, const Array
 Attributes read_hdf5_attributes(const std::string& path, const std::string& object);
 void write_hdf5_attributes(const std::string& path, const std::string& object, const Attributes& attributes);
 
+// ---- checkpoints ----
+
+/// One consistent snapshot of a computation: its step, named dense arrays (any layout,
+/// any dtype), numbers, lists of numbers and texts. Names are non-empty and hold no '/'.
+struct Snapshot {
+  std::string kind;  ///< what wrote it ("sgd", "model", ...): restore's caller checks it
+  std::int64_t step = 0;
+  std::map<std::string, Array> arrays;
+  std::map<std::string, double> scalars;
+  std::map<std::string, std::vector<double>> series;
+  std::map<std::string, std::string> texts;
+};
+
+/// Writes `snapshot` to `path` as HDF5 (format "spartanxx-checkpoint", version 1), every
+/// rank its tiles, atomically: the bytes go to a temporary file in the same directory,
+/// which is closed and fsync'd; then the previous checkpoint at `path` (if any) becomes
+/// `path` + ".prev" (a hard link, so `path` is never missing), the temporary file is
+/// renamed to `path` and the directory fsync'd. A killed writer leaves the previous
+/// checkpoint in place (and a temporary file that the next checkpoint removes). Each
+/// array carries a checksum of its elements and the file one of everything. Sparse
+/// arrays are a value_error (write them with write_hdf5). Collective; errors (io_error
+/// naming the file) on every rank, nothing left half-written.
+///
+///     spartanxx::io::checkpoint("run.ckpt", {"sgd", i, {{"w", w}}, {{"b", b}}, {{"loss", history}}, {}});
+/// `keep_previous` false: a file that was at `path` is replaced without a ".prev" copy
+/// (a saved model, say).
+void checkpoint(const std::string& path, const Snapshot& snapshot, bool keep_previous = true);
+
+/// The snapshot in one checkpoint file, verified as restore does, without falling back
+/// to another file: io_error naming the file when it is missing, damaged or of another
+/// format version. Collective.
+Snapshot read_checkpoint(const std::string& path);
+
+/// A snapshot read back, the file it came from, and why newer files were passed over.
+struct Restored {
+  Snapshot snapshot;
+  std::string file;                   ///< `path` or `path` + ".prev"
+  std::vector<std::string> rejected;  ///< one message per file that was missing or damaged
+};
+
+/// Reads the checkpoint at `path` at any rank count: every array read (by rows), its
+/// checksum and the file's verified, the format and version checked. When `path` is
+/// missing, truncated or damaged (the message names it and what was wrong), the previous
+/// checkpoint `path` + ".prev" is used, as SCR's restart does; when neither is usable,
+/// io_error naming both. Arrays come back evaluated, in row tiles; the next plan moves
+/// them where it wants them. Collective.
+Restored restore(const std::string& path);
+
 // ---- text formats ----
 
 /// A Matrix Market coordinate file as a sparse matrix split by rows. Fields real,

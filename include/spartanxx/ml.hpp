@@ -5,5 +5,6 @@
 #include "spartanxx/ml/logistic_regression.hpp"
 #include "spartanxx/ml/logistic_regression_lbfgs.hpp"
 #include "spartanxx/ml/tokenizer.hpp"
+#include "spartanxx/ml/text_features.hpp"
 #include "spartanxx/ml/metrics.hpp"
 #include "spartanxx/ml/documents.hpp"

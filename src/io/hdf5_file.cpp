@@ -61,10 +61,12 @@ H5Id open_for_read(const std::string& path, const char* op, backend::Communicato
   return H5Id(f, H5Fclose);
 }
 
-H5Id open_for_write(const std::string& path, bool create, const char* op, backend::Communicator& comm) {
+H5Id open_for_write(const std::string& path, bool create, const char* op, backend::Communicator& comm,
+                    bool checksummed) {
   silence_hdf5();
   const Where where{op, path, ""};
   H5Id fapl = access_list(comm, where);
+  if (checksummed) check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST), where, "H5Pset_libver_bounds");
   hid_t f = create ? H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get())
                    : H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
   comm.run_agreed([&] {

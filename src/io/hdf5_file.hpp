@@ -71,7 +71,10 @@ struct Where {
 /// or not HDF5).
 H5Id open_for_read(const std::string& path, const char* op, backend::Communicator& comm);
 /// The file opened for writing: created (truncating) when `create`, else opened read-write.
-H5Id open_for_write(const std::string& path, bool create, const char* op, backend::Communicator& comm);
+/// `checksummed`: the file format of HDF5 1.8 and later, whose metadata blocks carry
+/// checksums that HDF5 verifies on reading (readable by HDF5 >= 1.8, h5py included).
+H5Id open_for_write(const std::string& path, bool create, const char* op, backend::Communicator& comm,
+                    bool checksummed = false);
 
 /// A transfer property list for collective MPI-IO reads and writes.
 H5Id collective_transfer();

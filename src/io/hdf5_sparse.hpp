@@ -24,4 +24,9 @@ void write_sparse_group(hid_t file, const std::string& name, const DistArray& da
 H5Id create_dataset(hid_t parent, const std::string& name, DType dtype, hid_t file_type, const Shape& shape,
                     const spartanxx::io::Hdf5Options& o, const Where& where, backend::Communicator& comm);
 
+/// A dense array as dataset `name` with the options' chunks, filters and attributes;
+/// replicated tiles written by rank 0 (collective; partial layouts not accepted).
+void write_dense(hid_t file, const std::string& name, const DistArray& data, const spartanxx::io::Hdf5Options& o,
+                 const Where& where, backend::Communicator& comm);
+
 }  // namespace spartanxx::detail::io

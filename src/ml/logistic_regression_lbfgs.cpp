@@ -113,6 +113,17 @@ LogisticRegressionModel train_logistic_regression_lbfgs(const Array& X, const Ar
       if (lo(j) < hi(j) && var > 0) inv_std(j) = 1 / std::sqrt(var);
     }
   }
+  const detail::TrainingCheckpoints ckpt(
+      "LogisticRegression", "lbfgs", o.checkpoint,
+      fmt::format("regParam={} tol={} fitIntercept={} standardization={} memory={}", o.reg_param, o.tol, fi,
+                  o.standardization, o.memory),
+      n, d);
+  const std::optional<io::Snapshot> resumed = ckpt.resume_point();
+  const auto vec = [](const std::vector<double>& v) { return Vec(Eigen::Map<const Vec>(v.data(), static_cast<Eigen::Index>(v.size()))); };
+  const auto list = [](const Vec& v) { return std::vector<double>(v.data(), v.data() + v.size()); };
+  // The scales of the run that wrote the checkpoint (at another rank count Σx and Σx²
+  // may differ in their last bits).
+  if (resumed) inv_std = vec(resumed->series.at("inv_std"));
   // Standardized: w_j itself; otherwise the original weight w_j / σ_j.
   const Vec c = o.standardization ? Vec((inv_std.array() > 0).cast<double>()) : Vec(inv_std.array().square());
   const double lambda = o.reg_param;
@@ -134,12 +145,47 @@ LogisticRegressionModel train_logistic_regression_lbfgs(const Array& X, const Ar
     return g;
   };
   double f = sum(detail::logistic_loss(m, labels)).item() / rows + reg(theta);
-  const double f0 = f;
-  Vec g = gradient(theta);
+  double f0 = f;
+  Vec g = resumed ? Vec() : gradient(theta);
   std::vector<double> history{f};
   // Breeze's convergence check: the last 20 values (starting from +∞), the gradient norm.
   std::deque<double> window{inf};
   int iter = 0;
+  std::deque<Vec> S, Y;  // the last steps s and gradient changes y, newest first
+  if (resumed) {
+    const io::Snapshot& r = *resumed;
+    theta = vec(r.series.at("theta"));
+    g = vec(r.series.at("gradient"));
+    m = r.arrays.at("margins");
+    f = r.scalars.at("f");
+    f0 = r.scalars.at("f0");
+    history = r.series.at("history");
+    iter = static_cast<int>(r.step);
+    const auto pairs = static_cast<std::size_t>(r.scalars.at("pairs"));
+    const std::vector<double>& s_all = r.series.at("S");
+    const std::vector<double>& y_all = r.series.at("Y");
+    for (std::size_t i = 0; i < pairs; ++i) {
+      S.push_back(Eigen::Map<const Vec>(s_all.data() + i * static_cast<std::size_t>(k), k));
+      Y.push_back(Eigen::Map<const Vec>(y_all.data() + i * static_cast<std::size_t>(k), k));
+    }
+    for (std::size_t i = 1; i < history.size(); ++i) {
+      window.push_back(history[i]);
+      if (window.size() > 20) window.pop_front();
+    }
+  }
+  // The state after an iteration (failed_once is false there).
+  const auto save = [&] {
+    std::vector<double> s_all, y_all;
+    for (std::size_t i = 0; i < S.size(); ++i) {
+      s_all.insert(s_all.end(), S[i].data(), S[i].data() + k);
+      y_all.insert(y_all.end(), Y[i].data(), Y[i].data() + k);
+    }
+    ckpt.save(io::Snapshot{"", iter, {{"margins", m}},
+                           {{"f", f}, {"f0", f0}, {"pairs", static_cast<double>(S.size())}},
+                           {{"theta", list(theta)}, {"gradient", list(g)}, {"history", history}, {"inv_std", list(inv_std)},
+                            {"S", s_all}, {"Y", y_all}},
+                           {}});
+  };
   const auto converged = [&] {
     if (iter >= o.max_iter) return true;
     const double worst = *std::max_element(window.begin(), window.end());
@@ -147,7 +193,6 @@ LogisticRegressionModel train_logistic_regression_lbfgs(const Array& X, const Ar
     return g.norm() <= std::max(o.tol * std::abs(f), 1e-8);
   };
 
-  std::deque<Vec> S, Y;  // the last steps s and gradient changes y, newest first
   // H g by the two-loop recursion, H₀ = (sᵀy / yᵀy) I from the newest pair.
   const auto inverse_hessian_times = [&](Vec v) {
     const std::size_t h = S.size();
@@ -206,7 +251,9 @@ LogisticRegressionModel train_logistic_regression_lbfgs(const Array& X, const Ar
     if (o.on_iteration) o.on_iteration(iter, f);
     window.push_back(f);
     if (window.size() > 20) window.pop_front();
+    if (ckpt.due(iter)) save();
   }
+  if (ckpt.enabled() && !ckpt.due(iter)) save();  // where it ended
   const Vec w = theta.head(d).cwiseProduct(inv_std);  // back to the original features
   return LogisticRegressionModel(from_eigen(w), fi ? theta(d) : 0.0, iter, std::move(history));
 }

@@ -3,11 +3,32 @@
 // dot(X.T(), sigmoid(dot(X, w)) - y) is one pass over X with an allreduce of d values.
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "spartanxx/array.hpp"
+#include "spartanxx/io.hpp"
+#include "spartanxx/ml/text_features.hpp"
 
 namespace spartanxx::ml {
+
+/// Checkpoints of a training run: its whole state after every `every`-th iteration (and
+/// when it converges) written to `path` with io::checkpoint, and a run that continues
+/// from there. A resumed run's weights, loss history and iteration count are bit-for-bit
+/// those of the run that was not interrupted at the same rank count; at another rank
+/// count they differ only by the summation order of the sums over rows (last bits).
+struct CheckpointOptions {
+  std::string path;  ///< empty: no checkpoints
+  int every = 0;     ///< iterations between checkpoints (0: none are written)
+  /// Continue from the checkpoint at `path` (io::restore: the previous one when the
+  /// newest is damaged); when there is none, start from the beginning. A checkpoint of
+  /// another algorithm, another data shape or other options is a value_error.
+  bool resume = false;
+  /// Told, on every rank, where a resumed run starts: the file and the iteration (an
+  /// empty file: no checkpoint, from the start), and the files passed over.
+  std::function<void(const io::Restored& from)> on_resume;
+};
 
 /// Spark's defaults (spark.mllib LogisticRegressionWithSGD).
 struct SGDOptions {
@@ -21,6 +42,7 @@ struct SGDOptions {
   /// Called on every rank after each iteration with its number (from 1) and loss; a
   /// progress display, say.
   std::function<void(int iteration, double loss)> on_iteration;
+  CheckpointOptions checkpoint;
 };
 
 class LogisticRegressionModel {
@@ -41,12 +63,30 @@ class LogisticRegressionModel {
   /// 1.0 where the probability exceeds the threshold, else 0.0.
   Array predict(const Array& X) const;
 
+  /// The featurization that produced the model's features (saved with it), if set.
+  const TextFeatures* features() const { return features_ ? &*features_ : nullptr; }
+  void set_features(TextFeatures f) { features_ = std::move(f); }
+  /// σ(X w + b) for each rank's raw texts, featurized as features() says (value_error
+  /// when the model has none). Collective.
+  Array predict_probability_texts(const std::vector<std::string>& local_texts) const;
+
+  /// Writes the model to an HDF5 file (io::checkpoint's format and atomic replacement,
+  /// kind "logistic-regression-model", model version 1): weights, intercept, threshold,
+  /// iterations, loss history and, when set, the featurization (tokenizer settings, hash
+  /// variant, feature count, binary flag, IDF weights). Collective.
+  void save(const std::string& path) const;
+  /// A model saved by save(), at any rank count; a loaded model applied to the same
+  /// texts gives bit-for-bit the saved model's predictions. io_error naming the file when
+  /// it is missing, damaged, not a model or of another model version. Collective.
+  static LogisticRegressionModel load(const std::string& path);
+
  private:
   Array weights_;
   double intercept_;
   int iterations_;
   std::vector<double> loss_history_;
   double threshold_ = 0.5;
+  std::optional<TextFeatures> features_;
 };
 
 /// Trains on X (n x d, dense or sparse, float64) and labels y (n, each 0 or 1) with

@@ -23,6 +23,8 @@ struct LBFGSOptions {
   int memory = 10;  // the number of (s, y) pairs L-BFGS keeps (Spark uses 10)
   /// Called on every rank after each iteration with its number (from 1) and objective.
   std::function<void(int iteration, double objective)> on_iteration;
+  /// Checkpoints: the iterate, margins, gradient, L-BFGS pairs and history.
+  CheckpointOptions checkpoint;
 };
 
 /// Trains on X (n x d, dense or sparse) and labels y (n, each 0 or 1) with Spark's rules.
