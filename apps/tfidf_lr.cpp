@@ -44,12 +44,7 @@ struct Config {
   std::uint64_t split_seed = 42;
   bool predict_ids = false;
   // Tokenizer.
-  std::string tokenizer = "standard";
-  std::string pattern = "\\s+";
-  bool gaps = true;
-  std::size_t min_token_length = 1;
-  bool lowercase = true;
-  char delimiter = ',';
+  ml::TokenizerSettings tokenizer;
   // Features.
   std::int64_t num_features = std::int64_t{1} << 20;
   std::string hash = "mllib";
@@ -60,24 +55,14 @@ struct Config {
   ml::SGDOptions sgd;
   ml::LBFGSOptions lbfgs;
   double threshold = 0.5;
+  // Persistence.
+  std::string model, save_model, checkpoint;
+  int checkpoint_every = 0;
+  bool resume = false;
 };
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-using TermsFn = std::function<void(std::string_view, const ml::TermSink&)>;
-
-/// The tokenizer, as a function that passes a text's terms to the hashing one by one.
-TermsFn make_tokenizer(const Config& c) {
-  if (c.tokenizer == "standard") return [](std::string_view s, const ml::TermSink& emit) { ml::for_each_token(s, emit); };
-  if (c.tokenizer == "split") {
-    const char d = c.delimiter;
-    return [d](std::string_view s, const ml::TermSink& emit) { ml::for_each_split(s, d, emit); };
-  }
-  auto re = std::make_shared<ml::RegexTokenizer>(c.pattern, c.gaps, c.min_token_length, c.lowercase);
-  return [re](std::string_view s, const ml::TermSink& emit) {
-    for (const std::string& t : (*re)(s)) emit(t);
-  };
-}
 
 /// Appends b's documents after a's: a's numbers first, then b's (offset by a's total).
 ml::Documents concatenate(ml::Documents a, ml::Documents b) {
@@ -151,8 +136,7 @@ void print_metrics(const char* name, const ml::BinaryMetrics& m) {
 }
 
 /// Writes "id<TAB>prediction<TAB>probability" for every document of an unlabeled file.
-std::int64_t predict_file(const Config& c, const TermsFn& tokenize, const ml::HashingTF& htf,
-                          const ml::IDFModel& idf, const ml::LogisticRegressionModel& model) {
+std::int64_t predict_file(const Config& c, const ml::LogisticRegressionModel& model) {
   sx::io::TextLines t = sx::io::read_text_lines(c.predict);
   std::vector<std::string> texts;
   std::vector<std::string> ids;
@@ -169,8 +153,8 @@ std::int64_t predict_file(const Config& c, const TermsFn& tokenize, const ml::Ha
     }
     texts.push_back(std::move(line));
   }
-  const sx::Array X = idf.transform(htf.transform_texts(texts, tokenize));
-  const Eigen::VectorXd p = sx::to_eigen(model.predict_probability(X));  // every rank: n values
+  const sx::Array P = model.predict_probability_texts(texts);
+  const Eigen::VectorXd p = sx::to_eigen(P);  // every rank: n values
   const std::int64_t first = sx::Runtime::current().exclusive_sum(static_cast<std::int64_t>(ids.size()));
   std::string out;
   for (std::size_t k = 0; k < ids.size(); ++k) {
@@ -178,7 +162,81 @@ std::int64_t predict_file(const Config& c, const TermsFn& tokenize, const ml::Ha
     fmt::format_to(std::back_inserter(out), "{}\t{}\t{:.6f}\n", ids[k], prob > model.threshold() ? 1 : 0, prob);
   }
   sx::io::write_text(c.predictions, out);
-  return static_cast<std::int64_t>(X.shape()[0]);
+  return static_cast<std::int64_t>(P.shape()[0]);
+}
+
+/// Reads the labeled input: the training file (or --positive/--negative) split into its
+/// training and held-out shares, or --test.
+struct Input {
+  ml::Documents train, test;
+  std::string source;
+  std::int64_t documents = 0, bytes = 0, blank = 0, invalid_utf8 = 0, long_lines = 0, test_bytes = 0;
+};
+
+Input read_input(const sx::Runtime& rt, const Config& c) {
+  Input in;
+  ml::Documents all;
+  if (!c.train.empty()) {
+    all = ml::read_labeled_documents(c.train, nullptr);
+    ml::check_binary_labels(all, c.train);
+    in.source = c.train;
+  } else if (!c.positive.empty()) {
+    all = concatenate(ml::read_documents(c.positive, 1.0, nullptr), ml::read_documents(c.negative, 0.0, nullptr));
+    in.source = c.positive + " + " + c.negative;
+  }
+  // The training input's counters (over all ranks), before it is split or moved.
+  in.documents = all.total, in.bytes = all.bytes, in.blank = all.empty_lines, in.invalid_utf8 = all.invalid_utf8,
+  in.long_lines = all.long_lines;
+  if (!c.test.empty()) {
+    in.train = std::move(all);
+    in.test = ml::read_labeled_documents(c.test, nullptr);
+    ml::check_binary_labels(in.test, c.test);
+    in.test_bytes = in.test.bytes;
+  } else {
+    in.train = select(all, c, true);
+    in.test = select(all, c, false);
+    in.train.total = rt.sum(static_cast<std::int64_t>(in.train.texts.size()));
+    in.test.total = rt.sum(static_cast<std::int64_t>(in.test.texts.size()));
+  }
+  return in;
+}
+
+/// --model: a saved model evaluated on the test documents and applied to --predict,
+/// without training.
+int run_saved_model(const sx::Runtime& rt, const Config& c) {
+  const bool root = rt.rank() == 0;
+  const auto t_start = Clock::now();
+  ml::LogisticRegressionModel model = ml::LogisticRegressionModel::load(c.model);
+  if (!model.features())
+    throw sx::value_error(fmt::format("spartanxx-tfidf-lr: {} holds no featurization; it was not saved by this job", c.model));
+  const ml::TextFeatures& f = *model.features();
+  if (root) {
+    fmt::print("spartanxx-tfidf-lr: the saved model {} on {} ranks ({} features, {} hashing{}, {} tokenizer, threshold {})\n",
+               c.model, rt.size(), f.hashing.num_features(), f.hashing.variant() == ml::HashVariant::ml ? "ml" : "mllib",
+               f.hashing.binary() ? ", binary" : "", f.tokenizer.kind, model.threshold());
+    std::fflush(stdout);
+  }
+  nlohmann::json report;
+  report["ranks"] = rt.size();
+  report["model"] = {{"file", c.model}, {"iterations", model.iterations()}, {"intercept", model.intercept()},
+                     {"threshold", model.threshold()}};
+  if (!c.test.empty() || !c.train.empty() || !c.positive.empty()) {
+    Input in = read_input(rt, c);
+    ml::Documents& docs = in.test;
+    const ml::BinaryMetrics m = ml::binary_metrics(sx::from_rank_parts(docs.labels),
+                                                   model.predict_probability_texts(docs.texts), model.threshold());
+    if (root) print_metrics("test", m);
+    report["test"] = metrics_json(m);
+  }
+  if (!c.predict.empty()) {
+    const std::int64_t predicted = predict_file(c, model);
+    if (root) fmt::print("  predict   {} documents of {} -> {}\n", predicted, c.predict, c.predictions);
+    report["predict"] = {{"file", c.predict}, {"documents", predicted}, {"output", c.predictions}};
+  }
+  report["seconds"] = {{"total", seconds_since(t_start)}};
+  if (!c.metrics_json.empty()) sx::io::write_text(c.metrics_json, root ? report.dump(2) + "\n" : std::string());
+  if (root) fmt::print("  total     {:.3f} s\n", seconds_since(t_start));
+  return 0;
 }
 
 int run(const sx::Runtime& rt, const Config& c) {
@@ -186,38 +244,16 @@ int run(const sx::Runtime& rt, const Config& c) {
   const auto t_start = Clock::now();
   nlohmann::json report;
   report["ranks"] = rt.size();
-  const TermsFn tokenize = make_tokenizer(c);
+  const auto tokenize = c.tokenizer.terms();
 
   // 1. Read and tokenize.
   rt.barrier();
   auto t0 = Clock::now();
-  ml::Documents all;
-  std::string source;
-  if (!c.train.empty()) {
-    all = ml::read_labeled_documents(c.train, nullptr);
-    ml::check_binary_labels(all, c.train);
-    source = c.train;
-  } else {
-    all = concatenate(ml::read_documents(c.positive, 1.0, nullptr), ml::read_documents(c.negative, 0.0, nullptr));
-    source = c.positive + " + " + c.negative;
-  }
-  // The training input's counters (over all ranks), before it is split or moved.
-  const struct {
-    std::int64_t documents, bytes, blank, invalid_utf8, long_lines;
-  } in{all.total, all.bytes, all.empty_lines, all.invalid_utf8, all.long_lines};
-  ml::Documents train, test;
-  std::int64_t test_bytes = 0;
-  if (!c.test.empty()) {
-    train = std::move(all);
-    test = ml::read_labeled_documents(c.test, nullptr);
-    ml::check_binary_labels(test, c.test);
-    test_bytes = test.bytes;
-  } else {
-    train = select(all, c, true);
-    test = select(all, c, false);
-    train.total = rt.sum(static_cast<std::int64_t>(train.texts.size()));
-    test.total = rt.sum(static_cast<std::int64_t>(test.texts.size()));
-  }
+  Input in = read_input(rt, c);
+  ml::Documents& train = in.train;
+  ml::Documents& test = in.test;
+  const std::string& source = in.source;
+  const std::int64_t test_bytes = in.test_bytes;
   rt.barrier();
   const double t_read = seconds_since(t0);
   if (train.total == 0)
@@ -270,16 +306,33 @@ int run(const sx::Runtime& rt, const Config& c) {
   const bool sgd = c.algorithm == "sgd";
   Progress progress(root, sgd ? c.sgd.num_iterations : c.lbfgs.max_iter);
   auto on_iteration = [&progress](int i, double loss) { progress(i, loss); };
+  ml::CheckpointOptions ckpt;
+  ckpt.path = c.checkpoint;
+  ckpt.every = c.checkpoint_every;
+  ckpt.resume = c.resume;
+  ckpt.on_resume = [root](const sx::io::Restored& r) {
+    if (!root) return;
+    for (const std::string& why : r.rejected)
+      if (!r.file.empty()) fmt::print(stderr, "spartanxx-tfidf-lr: passed over: {}\n", why);
+    if (r.file.empty())
+      fmt::print("  resume    no checkpoint yet: training from the start\n");
+    else
+      fmt::print("  resume    from {} at iteration {}\n", r.file, r.snapshot.step);
+    std::fflush(stdout);
+  };
   ml::LogisticRegressionModel model = [&] {
     if (sgd) {
       ml::SGDOptions o = c.sgd;
       o.on_iteration = on_iteration;
+      o.checkpoint = ckpt;
       return ml::train_logistic_regression_sgd(X, y, o);
     }
     ml::LBFGSOptions o = c.lbfgs;
     o.on_iteration = on_iteration;
+    o.checkpoint = ckpt;
     return ml::train_logistic_regression_lbfgs(X, y, o);
   }();
+  model.set_features(ml::TextFeatures{c.tokenizer, htf, idf});
   model.set_threshold(c.threshold);
   rt.barrier();
   const double t_train = seconds_since(t0);
@@ -308,7 +361,7 @@ int run(const sx::Runtime& rt, const Config& c) {
   // 5. Predict an unlabeled file.
   std::int64_t predicted = 0;
   if (!c.predict.empty()) {
-    predicted = predict_file(c, tokenize, htf, idf, model);
+    predicted = predict_file(c, model);
     if (root) fmt::print("  predict   {} documents of {} -> {}\n", predicted, c.predict, c.predictions);
   }
 
@@ -323,6 +376,11 @@ int run(const sx::Runtime& rt, const Config& c) {
                      {"final_loss", std::isfinite(final_loss) ? nlohmann::json(final_loss) : nlohmann::json(nullptr)},
                      {"intercept", model.intercept()},
                      {"threshold", c.threshold}};
+  if (!c.save_model.empty()) {
+    model.save(c.save_model);
+    if (root) fmt::print("  model     saved to {}\n", c.save_model);
+    report["model"]["saved"] = c.save_model;
+  }
   report["train"] = metrics_json(m_train);
   if (test.total > 0) report["test"] = metrics_json(m_test);
   if (!c.predict.empty()) report["predict"] = {{"file", c.predict}, {"documents", predicted}, {"output", c.predictions}};
@@ -367,14 +425,14 @@ int main(int argc, char** argv) {
   g_in->add_option("--metrics-json", c.metrics_json, "write the metrics and timings as JSON to this file");
 
   auto* g_tok = app.add_option_group("tokenizer");
-  g_tok->add_option("--tokenizer", c.tokenizer, "standard (Spark Tokenizer: lower-case, split on whitespace), regex, or split")
+  g_tok->add_option("--tokenizer", c.tokenizer.kind, "standard (Spark Tokenizer: lower-case, split on whitespace), regex, or split")
       ->check(CLI::IsMember({"standard", "regex", "split"}))
       ->capture_default_str();
-  g_tok->add_option("--pattern", c.pattern, "regex tokenizer: the pattern (ECMAScript)")->capture_default_str();
-  g_tok->add_option("--gaps", c.gaps, "regex tokenizer: the pattern matches gaps (true) or terms (false)")->capture_default_str();
-  g_tok->add_option("--min-token-length", c.min_token_length, "regex tokenizer: shortest term kept")->capture_default_str();
-  g_tok->add_option("--lowercase", c.lowercase, "regex tokenizer: lower-case first")->capture_default_str();
-  g_tok->add_option("--delimiter", c.delimiter, "split tokenizer: the delimiter")->capture_default_str();
+  g_tok->add_option("--pattern", c.tokenizer.pattern, "regex tokenizer: the pattern (ECMAScript)")->capture_default_str();
+  g_tok->add_option("--gaps", c.tokenizer.gaps, "regex tokenizer: the pattern matches gaps (true) or terms (false)")->capture_default_str();
+  g_tok->add_option("--min-token-length", c.tokenizer.min_token_length, "regex tokenizer: shortest term kept")->capture_default_str();
+  g_tok->add_option("--lowercase", c.tokenizer.lowercase, "regex tokenizer: lower-case first")->capture_default_str();
+  g_tok->add_option("--delimiter", c.tokenizer.delimiter, "split tokenizer: the delimiter")->capture_default_str();
 
   auto* g_feat = app.add_option_group("features");
   g_feat->add_option("--num-features", c.num_features, "hashed feature space size")->check(CLI::PositiveNumber)->capture_default_str();
@@ -406,10 +464,23 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
 
+  auto* g_persist = app.add_option_group("persistence");
+  auto* o_model = g_persist->add_option("--model", c.model, "a model saved with --save-model: evaluate it on --test (or the held-out share of --train) and apply it to --predict, without training");
+  auto* o_save = g_persist->add_option("--save-model", c.save_model, "save the trained model and its featurization (HDF5) to this file");
+  auto* o_ckpt = g_persist->add_option("--checkpoint", c.checkpoint, "checkpoint file of the training state (HDF5; the previous one is kept as FILE.prev)");
+  auto* o_every = g_persist->add_option("--checkpoint-every", c.checkpoint_every, "write a checkpoint every K iterations (and at the end)")
+      ->check(CLI::PositiveNumber);
+  auto* o_resume = g_persist->add_flag("--resume", c.resume, "continue training from --checkpoint (from the start when there is none yet)");
+  o_every->needs(o_ckpt);
+  o_resume->needs(o_ckpt);
+  o_model->excludes(o_save)->excludes(o_ckpt);
+
   try {
     app.parse(argc, argv);
-    if (c.train.empty() && c.positive.empty())
-      throw CLI::RequiredError("--train or --positive/--negative");
+    if (c.model.empty() && c.train.empty() && c.positive.empty())
+      throw CLI::RequiredError("--train or --positive/--negative (or --model)");
+    if (!c.model.empty() && c.train.empty() && c.positive.empty() && c.test.empty() && c.predict.empty())
+      throw CLI::RequiredError("with --model: --test, --train or --predict");
   } catch (const CLI::ParseError& e) {
     // Every rank parses the same arguments, so every rank ends here; rank 0 speaks.
     if (rt.rank() == 0) return app.exit(e);
@@ -419,7 +490,7 @@ int main(int argc, char** argv) {
   if (app.count("--no-intercept") > 0 || app.count("--intercept") > 0) c.lbfgs.fit_intercept = c.sgd.intercept;
 
   try {
-    return run(rt, c);
+    return c.model.empty() ? run(rt, c) : run_saved_model(rt, c);
   } catch (const std::exception& e) {
     // Errors are agreed on across ranks, so every rank lands here with the same message.
     fmt::print(stderr, "[rank {}] spartanxx-tfidf-lr: {}\n", rt.rank(), e.what());

@@ -34,4 +34,6 @@ run_step(configure ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${build}
   -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
 run_step(build ${CMAKE_COMMAND} --build ${build})
 run_step(run ${MPIEXEC} -np 2 --oversubscribe ${build}/consumer)
+# The installed job runs (its --help, under mpirun: it links MPI and HDF5).
+run_step(installed_job ${MPIEXEC} -np 1 ${prefix}/bin/spartanxx-tfidf-lr --help)
 message(STATUS "consumer: ok")

@@ -5,7 +5,10 @@
 #  - predictions are written as id<TAB>prediction<TAB>probability, one per document;
 #  - bad input (missing file, a label outside {0, 1}, an empty training set) ends the
 #    job with exit status 1 and the same message on every rank, without hanging and
-#    without leaving an output file behind.
+#    without leaving an output file behind;
+#  - a model saved at 2 ranks and loaded at 2 and 3 gives the same predictions;
+#  - a run killed (SIGKILL of one rank) after some checkpoints, and during the write of
+#    one, finishes with --resume exactly as the uninterrupted run did.
 # Usage: tfidf_lr_job.sh PATH/TO/spartanxx-tfidf-lr PATH/TO/spamassassin.tsv.gz
 set -uo pipefail
 exe=$1
@@ -85,6 +88,90 @@ for np in 1 2 3; do
   expect_error "$np" "training set is empty" --train "$work/empty.tsv"
   expect_error "$np" "absent-neg.txt" --positive "$work/labels.tsv" --negative "$work/absent-neg.txt"
 done
+
+# 4. A saved model: trained and saved at 2 ranks, loaded at 2 and 3 ranks without training.
+if run 2 --train "$corpus" --iterations 30 --save-model "$work/model.h5" --metrics-json "$work/trained.json" \
+       --predict "$work/unlabeled.txt" --predict-ids --predictions "$work/pred_trained.tsv"; then
+  run 2 --model "$work/model.h5" --train "$corpus" --metrics-json "$work/loaded2.json" || { cat "$work/out"; fail "--model at 2 ranks failed"; }
+  run 3 --model "$work/model.h5" --train "$corpus" --metrics-json "$work/loaded3.json" \
+      --predict "$work/unlabeled.txt" --predict-ids --predictions "$work/pred_loaded.tsv" || { cat "$work/out"; fail "--model at 3 ranks failed"; }
+  # The same rank count: every metric bit for bit; at 3 ranks the sums over documents
+  # may differ in their last bits, the ranking (AUC) and the predictions not.
+  for key in 'm["test"]["log_loss"]' 'm["test"]["auc"]' 'm["test"]["f1"]'; do
+    a=$(json "$work/trained.json" "$key"); b=$(json "$work/loaded2.json" "$key")
+    [ "$a" = "$b" ] || fail "$key of the loaded model differs at 2 ranks: $a vs $b"
+  done
+  a=$(json "$work/trained.json" 'm["test"]["auc"]'); b=$(json "$work/loaded3.json" 'm["test"]["auc"]')
+  [ "$a" = "$b" ] || fail "AUC of the loaded model at 3 ranks: $a vs $b"
+  cmp -s "$work/pred_trained.tsv" "$work/pred_loaded.tsv" || fail "predictions of the loaded model differ"
+else
+  cat "$work/out"; fail "training with --save-model failed"
+fi
+printf 'not a model\n' >"$work/fake.h5"
+expect_error 2 "fake.h5" --model "$work/fake.h5" --predict "$work/unlabeled.txt"
+
+# 5. Kill and resume. The uninterrupted run, then the same run with checkpoints whose
+#    ranks are killed (SIGKILL to one rank) first after some checkpoints, then while a
+#    checkpoint is being written; --resume must finish with the uninterrupted model.
+args=(--train "$corpus" --iterations 150 --convergence-tol 0)
+run 2 "${args[@]}" --metrics-json "$work/whole.json" || { cat "$work/out"; fail "the uninterrupted run failed"; }
+ckpt="$work/run.ckpt"
+after_checkpoints() { [ -e "$ckpt.prev" ]; }
+writing_checkpoint() {  # a temporary checkpoint file exists (bash builtins only: no fork)
+  local f
+  for f in "$ckpt".tmp-*; do [ -e "$f" ] && return 0; done
+  return 1
+}
+kill_one_rank() {  # kill_one_rank CONDITION: start the run, SIGKILL one rank as soon as CONDITION holds
+  local cond=$1 victim="" job
+  timeout 300 mpirun -np 2 "$exe" "${args[@]}" --checkpoint "$ckpt" --checkpoint-every 5 --resume >"$work/killed.out" 2>&1 &
+  job=$!
+  # A rank of this job: a child of its mpirun (itself a child of timeout).
+  until [ -n "$victim" ] || ! kill -0 "$job" 2>/dev/null; do
+    victim=$(pgrep -P "$(pgrep -P "$job" -x mpirun | head -1)" -x spartanxx-tfidf 2>/dev/null | head -1)
+  done
+  until "$cond"; do kill -0 "$job" 2>/dev/null || break; done
+  kill -KILL "$victim" 2>/dev/null
+  wait "$job" 2>/dev/null
+  left=$(ls "$work" | grep -c 'run.ckpt.tmp-')
+  echo "killed rank process $victim ($cond); $left temporary checkpoint file(s) left"
+}
+kill_one_rank after_checkpoints
+[ -e "$ckpt" ] || fail "no checkpoint after the first kill"
+# Killed while writing: a temporary file is left, the checkpoint at $ckpt is the last
+# complete one (a few tries: the write takes milliseconds).
+for try in 1 2 3 4 5; do
+  kill_one_rank writing_checkpoint
+  [ "$left" -gt 0 ] && break
+done
+[ "$left" -gt 0 ] || fail "no kill landed during the write of a checkpoint in 5 tries"
+if run 2 "${args[@]}" --checkpoint "$ckpt" --checkpoint-every 5 --resume --metrics-json "$work/resumed.json"; then
+  grep "resume" "$work/out"
+  grep -q "resume    from .*run.ckpt" "$work/out" || fail "the resumed run did not start from a checkpoint"
+  for key in 'm["model"]["final_loss"]' 'm["model"]["iterations"]' 'm["test"]["log_loss"]' 'm["train"]["log_loss"]'; do
+    a=$(json "$work/whole.json" "$key"); b=$(json "$work/resumed.json" "$key")
+    [ "$a" = "$b" ] || fail "$key of the resumed run: $b, uninterrupted: $a"
+  done
+  ! ls "$work" | grep -q "run.ckpt.tmp-" || fail "a temporary checkpoint file is left after a complete run"
+else
+  cat "$work/out"; fail "the resumed run failed"
+fi
+# Another rank count resumes the same checkpoint (the sums over rows in another order:
+# equal to 1e-9).
+rm -f "$ckpt" "$ckpt.prev"
+kill_one_rank after_checkpoints
+if run 3 "${args[@]}" --checkpoint "$ckpt" --checkpoint-every 5 --resume --metrics-json "$work/resumed3.json"; then
+  python3 - "$work/whole.json" "$work/resumed3.json" <<'PY' || fail "the run resumed at 3 ranks differs"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+assert a["model"]["iterations"] == b["model"]["iterations"]
+for k in ("final_loss",):
+    assert abs(a["model"][k] - b["model"][k]) <= 1e-9 * abs(a["model"][k]), (a["model"][k], b["model"][k])
+assert abs(a["test"]["auc"] - b["test"]["auc"]) <= 1e-9
+PY
+else
+  cat "$work/out"; fail "resuming at 3 ranks failed"
+fi
 
 if [ "$failures" -gt 0 ]; then echo "$failures check(s) failed"; exit 1; fi
 echo "all tfidf-lr job checks passed"
