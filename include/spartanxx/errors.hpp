@@ -51,8 +51,16 @@ class mpi_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Memory a rank cannot have: an allocation sized by the input (a declared shape, a
+/// feature count) that is larger than what a rank may use (see memory_limit()), or an
+/// allocation that failed (std::bad_alloc), named with the operation, shapes and rank.
+class memory_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 /// A failure on some rank whose original type is not one of the above (for example
-/// std::bad_alloc), re-thrown on every rank with the failing rank's message.
+/// a user's own exception type), re-thrown on every rank with the failing rank's message.
 class remote_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -63,7 +71,7 @@ namespace detail {
 /// the most derived first: the types above, then the std types they derive from. Any
 /// other exception arrives as remote_error.
 using agreed_errors = std::tuple<shape_error, axis_error, dtype_error, value_error, index_error, io_error, mpi_error,
-                                 remote_error, std::invalid_argument, std::out_of_range, std::runtime_error>;
+                                 memory_error, remote_error, std::invalid_argument, std::out_of_range, std::runtime_error>;
 }  // namespace detail
 
 }  // namespace spartanxx

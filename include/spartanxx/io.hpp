@@ -129,11 +129,20 @@ Restored restore(const std::string& path);
 
 // ---- text formats ----
 
+/// What a text reader does with NaN and infinite values ("nan", "inf", "-Infinity", or a
+/// number too large for a double): by default they are an io_error naming the file and
+/// line (a NaN in the input is far more often a bug upstream than data); `accept` keeps
+/// them.
+enum class NonFinite { reject, accept };
+
 /// A Matrix Market coordinate file as a sparse matrix split by rows. Fields real,
 /// integer and pattern (every value 1); symmetry general or symmetric (off-diagonal
 /// entries mirrored). Skew-symmetric, hermitian, complex and array files raise io_error
-/// saying what is unsupported. Duplicate entries are summed. Collective.
-Array read_matrix_market(const std::string& path, DType dtype = DType::f64);
+/// saying what is unsupported. Duplicate entries are summed. Non-finite values: see
+/// NonFinite. The declared size is checked against what a rank may use (see
+/// require_memory()) before anything is allocated: memory_error, on every rank. The
+/// declared entry count must equal the entries found. Collective.
+Array read_matrix_market(const std::string& path, DType dtype = DType::f64, NonFinite nonfinite = NonFinite::reject);
 
 /// Writes a 2-d array (sparse: its stored entries; dense: its nonzeros) as
 /// "%%MatrixMarket matrix coordinate real general", 1-based, rows in order, values in
@@ -152,8 +161,9 @@ struct LabeledData {
 /// 1-based unless `zero_based`; they need not be ascending (duplicates are summed);
 /// "qid:N" tokens are ignored. With n_features = 0 the largest index decides d; otherwise
 /// an index >= n_features is an error. Empty and comment-only lines are skipped.
-/// Collective.
-LabeledData read_libsvm(const std::string& path, std::int64_t n_features = 0, bool zero_based = false);
+/// Non-finite labels and values: see NonFinite. Collective.
+LabeledData read_libsvm(const std::string& path, std::int64_t n_features = 0, bool zero_based = false,
+                        NonFinite nonfinite = NonFinite::reject);
 
 /// This rank's lines of a text file, read in parallel. A plain file is cut into equal
 /// byte ranges and each rank takes the lines that begin in its range; a file whose name

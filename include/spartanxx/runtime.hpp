@@ -73,6 +73,30 @@ class Runtime {
   std::unique_ptr<Impl> impl_;
 };
 
+/// What one rank may use, and where that figure comes from.
+struct MemoryLimit {
+  std::int64_t bytes = -1;  ///< -1: unknown (no limit is enforced)
+  std::string source;       ///< e.g. "SPARTANXX_MAX_MEMORY", "MemAvailable / 2 ranks on this node"
+};
+
+/// The memory one rank may use: set_memory_limit()'s value if set, else the environment
+/// variable SPARTANXX_MAX_MEMORY (bytes, or with K, M, G, T: "8G"), else the node's
+/// available memory (the smaller of /proc/meminfo's MemAvailable and the cgroup's room)
+/// shared by the ranks on this node (OMPI_COMM_WORLD_LOCAL_SIZE). Local; every rank of a
+/// job started alike sees the same figure.
+MemoryLimit memory_limit();
+/// Sets the limit memory_limit() reports (0: back to the default). `source` names it in
+/// error messages (a command-line option, say).
+void set_memory_limit(std::int64_t bytes, std::string source = "set_memory_limit");
+/// A size such as "1048576", "512M", "8G" or "1.5T" (K, M, G, T: powers of 1024) in
+/// bytes; -1 when `text` is not one.
+std::int64_t parse_bytes(const std::string& text);
+/// Throws memory_error when `bytes_per_rank` is more than memory_limit() allows:
+/// "WHAT needs about X GB per rank but a rank may use Y GB (SOURCE)". Call it before an
+/// allocation sized by input, with a description naming the operation and the shapes.
+/// Local: call it with values every rank has (or inside run_agreed()).
+void require_memory(const std::string& what, double bytes_per_rank);
+
 /// Switches of the optimizer, the same on every rank (set them before evaluating).
 struct Options {
   /// Fuse connected elementwise operations into one pass over the data. Off, every

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
+#include <optional>
 
 #include "expr/boundary.hpp"
 #include "expr/build.hpp"
@@ -97,12 +99,20 @@ Array from_rows(const Shape& shape, const std::function<void(std::int64_t, std::
   if (shape.empty()) throw value_error("from_rows: a 0-d shape has no rows");
   auto& comm = detail::context_comm();
   const auto layout = detail::Layout::rows(shape, comm.size());
-  detail::DistArray out(layout, DType::f64, comm.rank());
-  // The fill runs on each rank for its own rows; a failure on any rank is thrown on all.
+  std::optional<detail::DistArray> out;
+  // The fill runs on each rank for its own rows; a failure on any rank is thrown on all,
+  // running out of memory as memory_error naming the call and the shape.
   comm.run_agreed([&] {
-    for (auto& tile : out.tiles()) fill(tile.box.lo[0], tile.box.hi[0], tile.data.as<double>());
+    try {
+      out.emplace(layout, DType::f64, comm.rank());
+      for (auto& tile : out->tiles()) fill(tile.box.lo[0], tile.box.hi[0], tile.data.as<double>());
+    } catch (const std::bad_alloc&) {
+      throw memory_error(fmt::format("from_rows {} float64: out of memory (std::bad_alloc)", tiling::to_string(shape)));
+    } catch (const memory_error& e) {
+      throw memory_error(fmt::format("from_rows {} float64: {}", tiling::to_string(shape), e.what()));
+    }
   });
-  return detail::leaf(std::move(out));
+  return detail::leaf(std::move(*out));
 }
 
 Array from_rank_parts(const std::vector<double>& local) {

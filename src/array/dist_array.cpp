@@ -11,6 +11,10 @@
 #include <new>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
+#include "spartanxx/runtime.hpp"
+
 namespace spartanxx::detail {
 
 namespace {
@@ -114,6 +118,10 @@ class Pool {
 
 Buffer::Buffer(std::size_t bytes) : bytes_(bytes) {
   if (bytes == 0) return;
+  // A block larger than a rank may use fails here, with its size, rather than in the
+  // kernel's OOM killer (the executor adds the operation and shapes).
+  if (bytes >= (std::size_t{64} << 20))
+    require_memory(fmt::format("a buffer of {} bytes", bytes), static_cast<double>(bytes));
   std::size_t cls = 0;
   std::byte* p = Pool::instance().take(Pool::size_class(bytes), &cls);
   data_ = std::shared_ptr<std::byte>(p, [cls](std::byte* q) { Pool::instance().give(q, cls); });

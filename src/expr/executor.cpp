@@ -3,6 +3,7 @@
 // handles still reach, frees the others after their last reader, and records what each
 // step cost.
 #include "expr/executor.hpp"
+#include "spartanxx/errors.hpp"
 
 #include <fmt/format.h>
 
@@ -67,6 +68,14 @@ void evaluate(const NodePtr& root) {
     std::exception_ptr err;
     try {
       out = std::make_shared<DistArray>(run_step(u, sp, in, comm));
+    } catch (const std::bad_alloc&) {
+      // Named with the operation and shapes (agree() adds the rank).
+      err = std::make_exception_ptr(memory_error(fmt::format("{} {} {}: out of memory (std::bad_alloc)", ns.op, ns.shape,
+                                                             dtype_name(u.node->dtype))));
+    } catch (const memory_error& e) {
+      err = comm.is_agreed(std::current_exception())
+                ? std::current_exception()
+                : std::make_exception_ptr(memory_error(fmt::format("{} {} {}: {}", ns.op, ns.shape, dtype_name(u.node->dtype), e.what())));
     } catch (...) {
       err = std::current_exception();
     }

@@ -1,6 +1,7 @@
 // libsvm / svmlight files: "label idx:val idx:val ... [# comment]". Parsed in parallel by
 // byte ranges; rows are numbered by an exclusive scan of each rank's data lines.
 #include <algorithm>
+#include <cmath>
 #include <memory>
 
 #include <fmt/format.h>
@@ -40,7 +41,7 @@ Array vector_by_rank(const std::vector<std::int64_t>& counts, std::vector<double
 
 }  // namespace
 
-LabeledData read_libsvm(const std::string& path, std::int64_t n_features, bool zero_based) {
+LabeledData read_libsvm(const std::string& path, std::int64_t n_features, bool zero_based, NonFinite nonfinite) {
   if (n_features < 0)
     throw value_error(fmt::format("{}: {}: n_features must not be negative, got {}", kRead, path, n_features));
   auto& comm = detail::context_comm();
@@ -79,6 +80,10 @@ LabeledData read_libsvm(const std::string& path, std::int64_t n_features, bool z
     const std::string_view label_tok = next_token();
     double label = 0;
     if (!detail::io::parse_double(label_tok, label)) throw LineError{fmt::format("non-numeric label {}", quoted(label_tok))};
+    const bool keep = nonfinite == NonFinite::accept;
+    if (!keep && !std::isfinite(label))
+      throw LineError{fmt::format("non-finite label {} (rejected; read with io::NonFinite::accept to keep it)",
+                                  quoted(label_tok))};
     while (true) {
       const std::string_view tok = next_token();
       if (tok.empty()) break;
@@ -97,6 +102,9 @@ LabeledData read_libsvm(const std::string& path, std::int64_t n_features, bool z
         throw LineError{fmt::format("non-integer feature index {} in {}", quoted(idx_s), quoted(tok))};
       if (!detail::io::parse_double(val_s, v))
         throw LineError{fmt::format("non-numeric value {} in {}", quoted(val_s), quoted(tok))};
+      if (!keep && !std::isfinite(v))
+        throw LineError{fmt::format("non-finite value {} in {} (rejected; read with io::NonFinite::accept to keep it)",
+                                    quoted(val_s), quoted(tok))};
       const std::int64_t c = idx - base;
       if (c < 0)
         throw LineError{fmt::format("feature index {} out of range (indices are {}-based)", idx, base)};

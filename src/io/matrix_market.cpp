@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +22,7 @@
 #include "mpi_backend/communicator.hpp"
 #include "spartanxx/errors.hpp"
 #include "spartanxx/io.hpp"
+#include "spartanxx/runtime.hpp"
 #include "spartanxx/sparse.hpp"
 
 namespace spartanxx::io {
@@ -133,7 +135,7 @@ Header read_header(const InputFile& file) {
         throw fail(line_no, fmt::format("size line: {} must be an integer, got {}", names[i], detail::io::quoted(s[i])));
       if (v[i] < 0) throw fail(line_no, fmt::format("size line: {} must not be negative, got {}", names[i], v[i]));
     }
-    if ((v[0] == 0 || v[1] == 0) && v[2] > 0)
+    if (static_cast<long double>(v[2]) > static_cast<long double>(v[0]) * static_cast<long double>(v[1]))
       throw fail(line_no, fmt::format("size line: {} entries declared in a {} x {} matrix", v[2], v[0], v[1]));
     if (h.symmetric && v[0] != v[1])
       throw fail(line_no, fmt::format("size line: a symmetric matrix must be square, got {} x {}", v[0], v[1]));
@@ -149,13 +151,23 @@ Header read_header(const InputFile& file) {
 
 }  // namespace
 
-Array read_matrix_market(const std::string& path, DType dtype) {
+Array read_matrix_market(const std::string& path, DType dtype, NonFinite nonfinite) {
   auto& comm = detail::context_comm();
   std::unique_ptr<InputFile> file;
   Header h;
   comm.run_agreed([&] {
     file = std::make_unique<InputFile>(path, kRead);
     h = read_header(*file);
+    // What the declared size costs a rank before a byte is allocated: its rows' share
+    // of the row pointers, and its share of the entries as triplets and then as CSR
+    // (column index and value); symmetric files store the mirrored entries too.
+    const double p = comm.size();
+    // Entries beyond what the file's bytes can hold (4 bytes a line at least) are never
+    // stored: the count check reports them after the pass.
+    const double stored = std::min(static_cast<double>(h.entries), static_cast<double>(file->size()) / 4.0);
+    const double entries = stored * (h.symmetric ? 2.0 : 1.0);
+    require_memory(fmt::format("{}: {}: a {} x {} matrix with {} entries", kRead, path, h.rows, h.cols, h.entries),
+                   8.0 * (std::ceil(static_cast<double>(h.rows) / p) + 1.0) + (24.0 + 16.0) * entries / p);
   });
 
   std::vector<std::int64_t> rows, cols;
@@ -192,6 +204,9 @@ Array read_matrix_market(const std::string& path, DType dtype) {
       v = static_cast<double>(iv);
     } else if (!h.pattern) {
       if (!detail::io::parse_double(f[2], v)) throw LineError{fmt::format("non-numeric value {}", detail::io::quoted(f[2]))};
+      if (!std::isfinite(v) && nonfinite == NonFinite::reject)
+        throw LineError{fmt::format("non-finite value {} (rejected; read with io::NonFinite::accept to keep it)",
+                                    detail::io::quoted(f[2]))};
     }
     ++found;
     rows.push_back(i - 1);

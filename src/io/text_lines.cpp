@@ -30,61 +30,101 @@ bool ends_with(const std::string& s, const char* suffix) {
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-/// A gzip stream, closed on destruction.
+/// A gzip file decompressed with zlib's inflate, verified as it goes: every member must
+/// end with its trailer (zlib checks its CRC-32 and length); members may follow one
+/// another (as `cat a.gz b.gz` makes them); anything else after a member, a stream that
+/// stops before its trailer, and corrupt data are io_errors naming the file and the byte
+/// offset. (gzread would hand back a truncated stream's bytes without an error, pass a
+/// file that is not gzip through as plain text and ignore trailing garbage.)
 class GzFile {
  public:
-  explicit GzFile(const std::string& path) : path_(path), f_(gzopen(path.c_str(), "rb")) {
-    if (!f_) throw io_error(fmt::format("{}: cannot open {}: {}", kRead, path, std::strerror(errno ? errno : ENOENT)));
-    gzbuffer(f_, 1 << 20);
+  explicit GzFile(const std::string& path) : file_(path, kRead) {
+    if (inflateInit2(&z_, 15 + 16) != Z_OK) throw io_error(fmt::format("{}: {}: cannot start zlib", kRead, path));
   }
-  ~GzFile() {
-    if (f_) gzclose(f_);
-  }
+  ~GzFile() { inflateEnd(&z_); }
   GzFile(const GzFile&) = delete;
   GzFile& operator=(const GzFile&) = delete;
 
   /// Calls on_line(line, index) for every line of the stream, from the start.
   template <class F>
   std::int64_t for_each_line(F&& on_line) {
-    if (gzrewind(f_) != 0) fail();
-    std::vector<char> buf(std::size_t{1} << 20);
     std::string carry;
     std::int64_t index = 0;
-    for (;;) {
-      const int got = gzread(f_, buf.data(), static_cast<unsigned>(buf.size()));
-      if (got < 0) fail();
-      if (got == 0) break;
+    decompress([&](const char* data, std::size_t n) {
       std::size_t at = 0;
-      const auto n = static_cast<std::size_t>(got);
       while (at < n) {
-        const void* nl = std::memchr(buf.data() + at, '\n', n - at);
+        const void* nl = std::memchr(data + at, '\n', n - at);
         if (!nl) {
-          carry.append(buf.data() + at, n - at);
+          carry.append(data + at, n - at);
           break;
         }
-        const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(nl) - buf.data());
+        const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(nl) - data);
         if (carry.empty()) {
-          on_line(std::string_view(buf.data() + at, end - at), index++);
+          on_line(std::string_view(data + at, end - at), index++);
         } else {
-          carry.append(buf.data() + at, end - at);
+          carry.append(data + at, end - at);
           on_line(std::string_view(carry), index++);
           carry.clear();
         }
         at = end + 1;
       }
-    }
+    });
     if (!carry.empty()) on_line(std::string_view(carry), index++);  // a last line without '\n'
     return index;
   }
 
  private:
-  [[noreturn]] void fail() {
-    int code = 0;
-    const char* msg = gzerror(f_, &code);
-    throw io_error(fmt::format("{}: {}: corrupt or unreadable gzip data: {}", kRead, path_, msg ? msg : "unknown error"));
+  /// Feeds every decompressed block to on_block(data, n), the whole file from the start.
+  template <class F>
+  void decompress(F&& on_block) {
+    std::vector<char> in(std::size_t{1} << 20), out(std::size_t{1} << 20);
+    if (inflateReset(&z_) != Z_OK) fail(0, "cannot reset zlib");
+    std::int64_t offset = 0;  // bytes of the file read so far
+    bool in_member = false;   // inside a member (its header seen, its trailer not yet)
+    z_.avail_in = 0;
+    for (;;) {
+      if (z_.avail_in == 0) {
+        const std::int64_t got = file_.read_at(offset, in.data(), static_cast<std::int64_t>(in.size()));
+        if (got == 0) break;
+        offset += got;
+        z_.next_in = reinterpret_cast<Bytef*>(in.data());
+        z_.avail_in = static_cast<uInt>(got);
+      }
+      const std::int64_t here = offset - z_.avail_in;  // the file offset of the next input byte
+      if (!in_member) {
+        // A member starts here: it must be a gzip header (a second member after the
+        // first is allowed; anything else is trailing garbage).
+        if (static_cast<unsigned char>(z_.next_in[0]) != 0x1f ||
+            (z_.avail_in >= 2 && static_cast<unsigned char>(z_.next_in[1]) != 0x8b))
+          fail(here, here == 0 ? "not a gzip file (no gzip header at the start)"
+                               : "trailing bytes after the end of the gzip stream (not another gzip member)");
+        in_member = true;
+      }
+      z_.next_out = reinterpret_cast<Bytef*>(out.data());
+      z_.avail_out = static_cast<uInt>(out.size());
+      const int rc = inflate(&z_, Z_NO_FLUSH);
+      const std::size_t produced = out.size() - z_.avail_out;
+      if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT)
+        fail(offset - z_.avail_in, std::string("corrupt gzip data: ") + (z_.msg ? z_.msg : "invalid stream"));
+      if (rc == Z_MEM_ERROR) fail(offset - z_.avail_in, "out of memory in zlib");
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
+        fail(offset - z_.avail_in, fmt::format("zlib error {}", rc));
+      if (produced > 0) on_block(out.data(), produced);
+      if (rc == Z_STREAM_END) {  // the trailer's CRC-32 and length matched
+        in_member = false;
+        if (inflateReset(&z_) != Z_OK) fail(offset - z_.avail_in, "cannot reset zlib");
+      }
+    }
+    if (in_member || offset == 0)
+      fail(offset, offset == 0 ? "empty file, not a gzip stream"
+                               : "truncated: the gzip stream ends before its trailer (unexpected end of file)");
   }
-  std::string path_;
-  gzFile f_;
+
+  [[noreturn]] void fail(std::int64_t offset, const std::string& what) {
+    throw io_error(fmt::format("{}: {}: {} at byte {} of {}", kRead, file_.path(), what, offset, file_.size()));
+  }
+  detail::io::InputFile file_;
+  z_stream z_{};
 };
 
 TextLines read_gzip(const std::string& path, backend::Communicator& comm) {

@@ -101,12 +101,18 @@ LogisticRegressionModel LogisticRegressionModel::load(const std::string& path) {
   return m;
 }
 
-void detail::check_labels(const char* op, const Array& y, std::int64_t n) {
+void detail::check_labels(const char* op, const Array& y, std::int64_t n, bool allow_single_class) {
   if (y.shape().size() != 1 || y.shape()[0] != n)
     throw shape_error(fmt::format("{}: {} rows of features but labels of {} dimensions and {} entries", op, n,
                                   y.shape().size(), y.shape().empty() ? 0 : y.shape()[0]));
   const Array bad = logical_and(y != 0.0, y != 1.0);
-  if (sum(bad.astype(DType::i64)).item() == 0) return;
+  if (sum(bad.astype(DType::i64)).item() == 0) {
+    if (allow_single_class) return;
+    const double positives = sum(y.astype(DType::f64)).item();
+    if (positives > 0 && positives < static_cast<double>(n)) return;
+    throw value_error(fmt::format("{}: all {} training labels are {}: a classifier needs both classes (set "
+                                  "allow_single_class to train on one)", op, n, positives == 0 ? 0 : 1));
+  }
   const auto row = static_cast<std::int64_t>(argmax(bad).item());
   const double label = sum(where(arange(n) == static_cast<double>(row), y, 0.0)).item();
   throw value_error(fmt::format("{}: labels must be 0 or 1; row {} has label {}", op, row, label));
@@ -161,7 +167,7 @@ LogisticRegressionModel train_logistic_regression_sgd(const Array& X, const Arra
   if (!(o.mini_batch_fraction > 0 && o.mini_batch_fraction <= 1))
     throw value_error(fmt::format("LogisticRegressionWithSGD: miniBatchFraction must be in (0, 1], got {}", o.mini_batch_fraction));
   if (o.num_iterations < 0) throw value_error(fmt::format("LogisticRegressionWithSGD: numIterations {} < 0", o.num_iterations));
-  detail::check_labels("LogisticRegressionWithSGD", y, n);
+  detail::check_labels("LogisticRegressionWithSGD", y, n, o.allow_single_class);
   const detail::TrainingCheckpoints ckpt(
       "LogisticRegressionWithSGD", "sgd", o.checkpoint,
       fmt::format("stepSize={} regParam={} miniBatchFraction={} convergenceTol={} intercept={} seed={}", o.step_size,

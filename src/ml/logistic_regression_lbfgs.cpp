@@ -93,7 +93,7 @@ LogisticRegressionModel train_logistic_regression_lbfgs(const Array& X, const Ar
   if (!(o.tol >= 0)) throw value_error(fmt::format("LogisticRegression: tol must be >= 0, got {}", o.tol));
   if (!(o.reg_param >= 0)) throw value_error(fmt::format("LogisticRegression: regParam must be >= 0, got {}", o.reg_param));
   if (o.memory < 1) throw value_error(fmt::format("LogisticRegression: memory (L-BFGS history) must be >= 1, got {}", o.memory));
-  detail::check_labels("LogisticRegression", y, n);
+  detail::check_labels("LogisticRegression", y, n, o.allow_single_class);
   const Array labels = y.astype(DType::f64);
   labels.evaluate();
   const double rows = static_cast<double>(n), positives = sum(labels).item();

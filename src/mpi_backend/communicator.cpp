@@ -359,7 +359,7 @@ int classify(const std::exception_ptr& e, std::string& message) {
     std::rethrow_exception(e);
   } catch (const std::bad_alloc&) {
     message = "out of memory (std::bad_alloc)";
-    return kRemote;
+    return kind_of(memory_error(message));
   } catch (const std::exception& x) {
     message = x.what();
     return kind_of(x);

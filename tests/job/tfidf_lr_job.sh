@@ -3,12 +3,15 @@
 #  - the SpamAssassin job (2 ranks, 75/25 split) reaches test accuracy >= 0.97, and its
 #    metrics JSON agrees with itself at 3 ranks (the split does not depend on ranks);
 #  - predictions are written as id<TAB>prediction<TAB>probability, one per document;
-#  - bad input (missing file, a label outside {0, 1}, an empty training set) ends the
-#    job with exit status 1 and the same message on every rank, without hanging and
-#    without leaving an output file behind;
+#  - bad input (missing file, a label outside {0, 1}, an empty training set, a truncated
+#    or padded gzip corpus, a --predict-ids line without an id, an output that cannot be
+#    written, a model too big for --max-memory) ends the job with exit status 1 and one
+#    message from rank 0, without hanging and without leaving an output file behind;
 #  - a model saved at 2 ranks and loaded at 2 and 3 gives the same predictions;
 #  - a run killed (SIGKILL of one rank) after some checkpoints, and during the write of
-#    one, finishes with --resume exactly as the uninterrupted run did.
+#    one, finishes with --resume exactly as the uninterrupted run did;
+#  - SIGTERM to mpirun and SIGINT to the ranks: one line from rank 0 with the iteration
+#    and the checkpoint's, no temporary file, and --resume finishes the run.
 # Usage: tfidf_lr_job.sh PATH/TO/spartanxx-tfidf-lr PATH/TO/spamassassin.tsv.gz
 set -uo pipefail
 exe=$1
@@ -67,7 +70,8 @@ else
   cat "$work/out"; fail "the predict run failed"
 fi
 
-# 3. Bad input: exit status 1, the message on every rank, no output file left.
+# 3. Bad input: exit status 1, the message said once (by rank 0), in one sentence with
+#    no doubled prefixes, and no output file left.
 expect_error() {  # expect_error NP FRAGMENT ARGS...
   local np=$1 fragment=$2
   shift 2
@@ -75,18 +79,59 @@ expect_error() {  # expect_error NP FRAGMENT ARGS...
   run "$np" "$@" --metrics-json "$work/bad.json"
   local rc=$?
   [ "$rc" = 1 ] || { cat "$work/out"; fail "expected exit status 1 at $np ranks, got $rc ($fragment)"; return; }
-  for ((r = 0; r < np; ++r)); do
-    grep -q "\[rank $r\] spartanxx-tfidf-lr: .*$fragment" "$work/out" || { cat "$work/out"; fail "rank $r did not report '$fragment'"; }
-  done
+  local said
+  said=$(grep -c "^spartanxx-tfidf-lr: .*$fragment" "$work/out")
+  [ "$said" = 1 ] || { cat "$work/out"; fail "'$fragment' said $said times at $np ranks, not once"; }
+  if grep -q "spartanxx-tfidf-lr: .*spartanxx-tfidf-lr:\|\[rank [0-9]*\] .*\[rank [0-9]*\]" "$work/out"; then
+    cat "$work/out"; fail "a doubled prefix ($fragment)"
+  fi
   [ ! -e "$work/bad.json" ] || fail "an output file was left behind ($fragment)"
 }
 printf '1\tgood text\n0\tother text\n2\tbad label\n' >"$work/labels.tsv"
 : >"$work/empty.tsv"
+head -c "$(($(stat -c %s "$corpus") / 2))" "$corpus" >"$work/truncated.tsv.gz"
+{ cat "$corpus"; printf 'garbage'; } >"$work/trailing.tsv.gz"
+printf 'a1,first\nno comma here\n' >"$work/noids.txt"
+printf '1\tbuy now\n1\tcheap pills\n1\tfree money\n' >"$work/one_class.tsv"
+printf '1\tfree money now\n0\tmeeting on monday\n1\tcheap pills\n0\tproject notes\n1\tbuy now\n0\tlunch\n' >"$work/small.tsv"
 for np in 1 2 3; do
   expect_error "$np" "absent.tsv" --train "$work/absent.tsv"
   expect_error "$np" "labels.tsv line 3: label 2 is not 0 or 1" --train "$work/labels.tsv"
   expect_error "$np" "training set is empty" --train "$work/empty.tsv"
   expect_error "$np" "absent-neg.txt" --positive "$work/labels.tsv" --negative "$work/absent-neg.txt"
+  expect_error "$np" "truncated: the gzip stream ends before its trailer" --train "$work/truncated.tsv.gz"
+  expect_error "$np" "trailing bytes after the end of the gzip stream" --train "$work/trailing.tsv.gz"
+  expect_error "$np" "noids.txt line 2: no id" --train "$work/small.tsv" --test-fraction 0 --predict "$work/noids.txt" --predict-ids \
+      --predictions "$work/bad.tsv"
+  [ ! -e "$work/bad.tsv" ] || fail "a predictions file was left behind at $np ranks"
+  expect_error "$np" "all 3 training labels are 1: a classifier needs both classes" --train "$work/one_class.tsv" \
+      --test-fraction 0
+done
+run 2 --train "$work/one_class.tsv" --test-fraction 0 --allow-single-class || { cat "$work/out"; fail "--allow-single-class failed"; }
+# Outputs that cannot be written fail before the corpus is read (seconds, not minutes).
+for np in 1 3; do
+  expect_error "$np" "the directory $work/nodir does not exist" --train "$corpus" --predict "$work/unlabeled.txt" \
+      --predictions "$work/nodir/p.tsv"
+  expect_error "$np" "--predictions $work: is a directory" --train "$corpus" --predict "$work/unlabeled.txt" \
+      --predictions "$work"
+  expect_error "$np" "--save-model /proc/spartanxx.h5: cannot write in /proc" --train "$corpus" --save-model /proc/spartanxx.h5
+  expect_error "$np" "--predict $work/absent-predict.txt: cannot read it" --train "$corpus" --predict "$work/absent-predict.txt"
+  expect_error "$np" "--num-features 2147483647 needs about .* but a rank may use 1.07 GB" --train "$corpus" \
+      --num-features 2147483647 --max-memory 1G
+done
+# A truncated corpus leaves an earlier predictions file as it was.
+cp "$work/pred.tsv" "$work/kept.tsv"
+expect_error 2 "truncated" --train "$work/truncated.tsv.gz" --predict "$work/unlabeled.txt" --predict-ids \
+    --predictions "$work/kept.tsv"
+cmp -s "$work/pred.tsv" "$work/kept.tsv" || fail "the predictions file was changed by a failed run"
+# Bad values on the command line: CLI11's message, from rank 0 alone, names the option.
+for bad in "--num-features 0" "--num-features 2147483648" "--max-memory 12Q" "--test-fraction 1.5"; do
+  # shellcheck disable=SC2086
+  run 3 --train "$corpus" $bad
+  rc=$?
+  [ "$rc" -ne 0 ] || fail "'$bad' was accepted"
+  n=$(grep -c "^${bad%% *}: ${bad#* } is not" "$work/out")
+  [ "$n" = 1 ] || { cat "$work/out"; fail "'$bad': its message was said $n times, not once"; }
 done
 
 # 4. A saved model: trained and saved at 2 ranks, loaded at 2 and 3 ranks without training.
@@ -171,6 +216,49 @@ assert abs(a["test"]["auc"] - b["test"]["auc"]) <= 1e-9
 PY
 else
   cat "$work/out"; fail "resuming at 3 ranks failed"
+fi
+
+# 6. SIGTERM to mpirun (what a scheduler sends; mpirun passes a Ctrl-C on to the ranks as
+#    SIGTERM too) and SIGINT to every rank: one line from rank 0 naming the iteration and
+#    the checkpoint's, every rank stopped, no temporary file; --resume then finishes as
+#    the uninterrupted run did.
+signalled() {  # signalled SIGNAL TARGET: TARGET is mpirun or ranks
+  local sig=$1 target=$2 job
+  rm -f "$ckpt" "$ckpt.prev"
+  timeout 300 mpirun -np 2 "$exe" "${args[@]}" --checkpoint "$ckpt" --checkpoint-every 5 >"$work/sig.out" 2>&1 &
+  job=$!
+  until after_checkpoints; do kill -0 "$job" 2>/dev/null || break; done
+  if [ "$target" = mpirun ]; then
+    kill -"$sig" "$(pgrep -P "$job" -x mpirun)"
+  else
+    pkill -"$sig" -P "$(pgrep -P "$job" -x mpirun)" -x spartanxx-tfidf
+  fi
+  wait "$job"
+  local rc=$? want=$sig
+  [ "$target" = mpirun ] && want=TERM
+  [ "$rc" -ne 0 ] || fail "the run signalled with $sig ($target) exited 0"
+  local n
+  n=$(grep -c "^spartanxx-tfidf-lr: interrupted (SIG$want) at iteration [0-9]*; checkpoint $ckpt is from iteration [0-9]*$" "$work/sig.out")
+  [ "$n" = 1 ] || { cat "$work/sig.out"; fail "SIG$sig to $target: $n interruption lines, not 1"; }
+  local at from
+  at=$(sed -n 's/.*interrupted .* at iteration \([0-9]*\);.*/\1/p' "$work/sig.out")
+  from=$(sed -n 's/.*is from iteration \([0-9]*\)$/\1/p' "$work/sig.out")
+  echo "SIG$sig to $target: stopped at iteration $at, checkpoint from iteration $from"
+  [ -n "$at" ] && [ -n "$from" ] && [ "$from" -le "$at" ] && [ $((from % 5)) = 0 ] || fail "iterations $at / $from"
+  ! ls "$work" | grep -q "run.ckpt.tmp-" || fail "a temporary checkpoint file is left after SIG$sig"
+  local waited=0
+  while pgrep -x spartanxx-tfidf >/dev/null && [ "$waited" -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+  ! pgrep -x spartanxx-tfidf >/dev/null || fail "ranks still running 5 s after SIG$sig"
+}
+signalled TERM mpirun
+signalled INT ranks
+if run 2 "${args[@]}" --checkpoint "$ckpt" --checkpoint-every 5 --resume --metrics-json "$work/resumed_sig.json"; then
+  for key in 'm["model"]["final_loss"]' 'm["model"]["iterations"]' 'm["test"]["log_loss"]'; do
+    a=$(json "$work/whole.json" "$key"); b=$(json "$work/resumed_sig.json" "$key")
+    [ "$a" = "$b" ] || fail "$key after SIGINT and --resume: $b, uninterrupted: $a"
+  done
+else
+  cat "$work/out"; fail "resuming after SIGINT failed"
 fi
 
 if [ "$failures" -gt 0 ]; then echo "$failures check(s) failed"; exit 1; fi

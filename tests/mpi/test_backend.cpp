@@ -578,7 +578,7 @@ TEST(BackendAgree, EveryRankFails) {
   expect_error<spartanxx::value_error>(agreed(c, local), "[rank 0] bad value on rank 0");
 }
 
-TEST(BackendAgree, BadAllocBecomesRemoteError) {
+TEST(BackendAgree, BadAllocBecomesMemoryError) {
   Communicator c(MPI_COMM_WORLD);
   const int me = c.rank(), n = c.size();
   for (int victim : {0, n - 1}) {
@@ -587,8 +587,8 @@ TEST(BackendAgree, BadAllocBecomesRemoteError) {
     EXPECT_TRUE(e != nullptr) << "victim " << victim;
     try {
       if (e) std::rethrow_exception(e);
-    } catch (const spartanxx::remote_error& x) {
-      EXPECT_TRUE(starts_with(x.what(), "[rank " + std::to_string(victim) + "]")) << x.what();
+    } catch (const spartanxx::memory_error& x) {
+      EXPECT_TRUE(starts_with(x.what(), "[rank " + std::to_string(victim) + "] out of memory")) << x.what();
     } catch (const std::exception& x) {
       ADD_FAILURE() << "wrong type " << typeid(x).name() << ": " << x.what();
     }
@@ -687,7 +687,7 @@ TEST(BackendAgree, RunAgreed) {
       if (me == 0) throw std::bad_alloc();
     });
     ADD_FAILURE() << "run_agreed did not throw";
-  } catch (const spartanxx::remote_error& x) {
+  } catch (const spartanxx::memory_error& x) {
     EXPECT_TRUE(starts_with(x.what(), "[rank 0]")) << x.what();
   } catch (const std::exception& x) {
     ADD_FAILURE() << "wrong type " << typeid(x).name() << ": " << x.what();

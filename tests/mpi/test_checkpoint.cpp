@@ -314,14 +314,14 @@ TEST_F(Checkpoint, ResumingAnotherRunIsAnError) {
 // ---- saved models ----
 
 TEST_F(Checkpoint, SavedModelPredictsRawTextTheSame) {
-  // Documents each rank holds: a few words, label by whether "spam" appears.
+  // Documents each rank holds: a few words, label by whether "spam" or "offer" appears.
   std::vector<std::string> texts;
   std::vector<double> labels;
   const char* words[] = {"spam", "ham", "offer", "meeting", "free", "Lunch", "ÉTÉ", "now"};
   for (int i = world_rank(); i < 120; i += spartanxx_test::world_size()) {
     std::string t;
     for (int k = 0; k < 2 + i % 4; ++k) t += std::string(words[(i * 3 + k * 5) % 8]) + (k % 2 ? "\t" : " ");
-    labels.push_back(t.find("spam") != std::string::npos || t.find("free") != std::string::npos ? 1 : 0);
+    labels.push_back(t.find("spam") != std::string::npos || t.find("offer") != std::string::npos ? 1 : 0);  // 90 of 120
     texts.push_back(t);
   }
   for (const char* kind : {"standard", "regex", "split"}) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <typeinfo>
@@ -302,6 +303,36 @@ TEST(ErrorsCollective, FillFailsOnOneRank) {
         (a * 2.0).evaluate();
       },
       {"boom in row 5"});
+}
+
+// Memory: an array larger than a rank may use fails before it is allocated, naming the
+// operation and its shape; a std::bad_alloc on one rank arrives on every rank as
+// memory_error with the operation, the shape and the rank.
+TEST(ErrorsCollective, MemoryBeyondTheLimitAndBadAlloc) {
+  sx::set_memory_limit(std::int64_t{100} << 20, "the test's limit");
+  expect_error<sx::memory_error>(
+      [&] {
+        auto a = sx::zeros({200000, 1000}) + 1.0;  // 1.6 GB: at least 400 MB a rank at 4 ranks
+        a.evaluate();
+      },
+      {"(200000, 1000) float64", "a buffer of", "needs about", "a rank may use 0.10 GB (the test's limit)"});
+  sx::set_memory_limit(0);
+  EXPECT_EQ(sx::sum(sx::ones({1000, 10})).item(), 10000.0);
+  expect_error<sx::memory_error>(
+      [&] {
+        auto a = sx::from_rows({13, 3}, [](std::int64_t f, std::int64_t l, double* o) {
+          if (f <= 5 && 5 < l) throw std::bad_alloc();
+          for (std::int64_t k = 0; k < (l - f) * 3; ++k) o[k] = 1.0;
+        });
+        (a * 2.0).evaluate();
+      },
+      {"(13, 3) float64: out of memory (std::bad_alloc)", "[rank "});
+  EXPECT_EQ(sx::parse_bytes("512M"), std::int64_t{512} << 20);
+  EXPECT_EQ(sx::parse_bytes("1.5G"), std::int64_t{3} << 29);
+  EXPECT_EQ(sx::parse_bytes("4096"), 4096);
+  EXPECT_EQ(sx::parse_bytes("12Q"), -1);
+  EXPECT_EQ(sx::parse_bytes("-1G"), -1);
+  EXPECT_EQ(sx::parse_bytes(""), -1);
 }
 
 }  // namespace

@@ -179,7 +179,9 @@ TEST_F(MatrixMarket, RoundTripMatchesTriplets) {
     EXPECT_EQ(count, want.nonZeros());
     expect_same(from_trips(23, 17, back), want);
   }
-  const auto b = sx::io::read_matrix_market(p);
+  // The file holds infinities: kept when asked to, refused by default.
+  expect_error<sx::io_error>([&] { sx::io::read_matrix_market(p); }, {p, "non-finite value"});
+  const auto b = sx::io::read_matrix_market(p, sx::DType::f64, sx::io::NonFinite::accept);
   EXPECT_EQ(b.shape(), (sx::Shape{23, 17}));
   EXPECT_EQ(sx::nnz(b), want.nonZeros());
   expect_same(sx::to_eigen_sparse(b), want);
@@ -426,6 +428,44 @@ TEST_F(MatrixMarket, WrongEntryCounts) {
   expect_error<sx::io_error>([&] { sx::io::read_matrix_market(q); }, {q, "declares 30 entries, found 31"});
 }
 
+TEST_F(MatrixMarket, NonFiniteValuesRejectedUnlessAccepted) {
+  int k = 0;
+  for (const std::string v : {"nan", "-inf", "Infinity", "1e999", "-NaN"}) {
+    SCOPED_TRACE(v);
+    const std::string p = write_file("nf" + std::to_string(k++) + ".mtx",
+                                     "%%MatrixMarket matrix coordinate real general\n3 3 2\n1 1 1.5\n3 2 " + v + "\n");
+    expect_error<sx::io_error>([&] { sx::io::read_matrix_market(p); },
+                               {"read_matrix_market: " + p + " line 4: non-finite value \"" + v + "\"", "NonFinite::accept"});
+    const Eigen::SparseMatrix<double> a =
+        sx::to_eigen_sparse(sx::io::read_matrix_market(p, sx::DType::f64, sx::io::NonFinite::accept));
+    EXPECT_EQ(a.coeff(0, 0), 1.5);
+    const double x = a.coeff(2, 1);
+    EXPECT_FALSE(std::isfinite(x));
+    EXPECT_EQ(std::isnan(x), v.find("a") != std::string::npos || v.find("A") != std::string::npos);
+  }
+}
+
+TEST_F(MatrixMarket, DeclaredSizesBeyondMemoryFailBeforeAllocating) {
+  const std::string banner = "%%MatrixMarket matrix coordinate real general\n";
+  const std::string huge = write_file("huge.mtx", banner + "3000000000 3000000000 1\n1 1 1\n");
+  const std::string rows = write_file("rows.mtx", banner + "9223372036854775807 1 1\n1 1 1\n");
+  const std::string many = write_file("many.mtx", banner + "4 4 17\n1 1 1\n");
+  sx::set_memory_limit(std::int64_t{1} << 30, "the test's limit");
+  // 3e9 rows: 24 GB of row pointers over at most 4 ranks.
+  expect_error<sx::memory_error>([&] { sx::io::read_matrix_market(huge); },
+                                 {"read_matrix_market: " + huge + ": a 3000000000 x 3000000000 matrix with 1 entries needs about",
+                                  "per rank but a rank may use 1.07 GB (the test's limit)"});
+  expect_error<sx::memory_error>([&] { sx::io::read_matrix_market(rows); },
+                                 {rows, "a 9223372036854775807 x 1 matrix", "a rank may use 1.07 GB"});
+  sx::set_memory_limit(0);
+  // Without a limit set, the node's memory bounds it all the same.
+  if (sx::memory_limit().bytes > 0)
+    expect_error<sx::memory_error>([&] { sx::io::read_matrix_market(rows); }, {rows, "a rank may use"});
+  // More entries than a 4 x 4 matrix has.
+  expect_error<sx::io_error>([&] { sx::io::read_matrix_market(many); }, {many, "line 2", "17 entries declared in a 4 x 4 matrix"});
+  expect_alive();
+}
+
 // ---------------------------------------------------------------------------------
 // Matrix Market: write failures
 // ---------------------------------------------------------------------------------
@@ -494,7 +534,8 @@ TEST_F(Libsvm, ReadsLabelsCommentsAndBlankLines) {
                                    "# comment only\n"
                                    "0\n"
                                    "-7e1 1:1.5e+2 5:inf");
-  const auto d = sx::io::read_libsvm(p);
+  expect_error<sx::io_error>([&] { sx::io::read_libsvm(p); }, {p, "line 9: non-finite value \"inf\""});
+  const auto d = sx::io::read_libsvm(p, 0, false, sx::io::NonFinite::accept);
   EXPECT_EQ(d.X.shape(), (sx::Shape{5, 7}));
   EXPECT_EQ(d.y.shape(), (sx::Shape{5}));
   expect_same(sx::to_eigen_sparse(d.X),
@@ -605,6 +646,23 @@ TEST_F(Libsvm, MalformedLinesNameFileAndLine) {
   expect_alive();
   const std::string missing = path("missing.svm");
   expect_error<sx::io_error>([&] { sx::io::read_libsvm(missing); }, {"read_libsvm", missing});
+}
+
+TEST_F(Libsvm, NonFiniteLabelsAndValuesRejectedUnlessAccepted) {
+  const std::string good = "1 1:0.5 2:1\n0 3:2\n";
+  const std::string p = write_file("nan_value.svm", good + "1 2:nan 3:1\n" + good);
+  const std::string q = write_file("inf_label.svm", good + good + "inf 1:1\n");
+  expect_error<sx::io_error>([&] { sx::io::read_libsvm(p); },
+                             {"read_libsvm: " + p + " line 3: non-finite value \"nan\" in \"2:nan\"", "NonFinite::accept"});
+  expect_error<sx::io_error>([&] { sx::io::read_libsvm(q); }, {"read_libsvm: " + q + " line 5: non-finite label \"inf\""});
+  const auto a = sx::io::read_libsvm(p, 0, false, sx::io::NonFinite::accept);
+  const Eigen::SparseMatrix<double> X = sx::to_eigen_sparse(a.X);
+  EXPECT_TRUE(std::isnan(X.coeff(2, 1)));
+  EXPECT_EQ(X.coeff(2, 2), 1.0);
+  const auto b = sx::io::read_libsvm(q, 0, false, sx::io::NonFinite::accept);
+  const Eigen::VectorXd y = sx::to_eigen(b.y);
+  ASSERT_EQ(y.size(), 5);
+  EXPECT_TRUE(std::isinf(y(4)));
 }
 
 // ---------------------------------------------------------------------------------
@@ -763,6 +821,61 @@ TEST_F(TextLines, MissingAndCorruptFilesRaiseOnEveryRank) {
   std::string bad("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage that is not deflate data", 40);
   const std::string p = write_file("bad.txt.gz", bad);
   spartanxx_test::expect_error<sx::io_error>([&] { sx::io::read_text_lines(p); }, {"read_text_lines", "bad.txt.gz", "gzip"});
+}
+
+namespace {
+
+/// `text` gzip-compressed in memory (one member).
+std::string gzip_bytes(const std::string& text) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, static_cast<uLong>(text.size())) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+}  // namespace
+
+// A gzip stream must end with its trailer: truncated files (at any cut, the trailer or
+// the data), trailing garbage and non-gzip bytes are io_errors naming the file and the
+// byte offset on every rank; concatenated members are one stream (as gzip -d reads them).
+TEST_F(TextLines, GzipStreamsAreVerifiedToTheirEnd) {
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += fmt::format("{}\tline {} of the test text {}\n", i % 2, i, i * 7919 % 1000);
+  const std::string gz = gzip_bytes(text);
+  ASSERT_GT(gz.size(), 1000U);
+
+  const std::string two = write_file("two.txt.gz", gz + gzip_bytes("and a second member\n"));
+  const sx::io::TextLines t = sx::io::read_text_lines(two);
+  EXPECT_EQ(t.total_lines, 20001);
+  auto want = split_lines(text);
+  want.push_back("and a second member");
+  EXPECT_EQ(gather_lines(t), want);
+
+  for (std::size_t cut : {gz.size() / 2, gz.size() - 4, gz.size() - 1, std::size_t{5}}) {
+    const std::string p = write_file(fmt::format("cut{}.txt.gz", cut), gz.substr(0, cut));
+    spartanxx_test::expect_error<sx::io_error>(
+        [&] { sx::io::read_text_lines(p); },
+        {"read_text_lines", p, cut > 10 ? "truncated" : "", fmt::format("at byte {} of {}", cut, cut)});
+  }
+  const std::string garbage = write_file("garbage.txt.gz", gz + "trailing text");
+  spartanxx_test::expect_error<sx::io_error>([&] { sx::io::read_text_lines(garbage); },
+                                             {garbage, "trailing bytes", fmt::format("at byte {}", gz.size())});
+  const std::string plain = write_file("plain.txt.gz", "a plain text file\nnamed .gz\n");
+  spartanxx_test::expect_error<sx::io_error>([&] { sx::io::read_text_lines(plain); },
+                                             {plain, "not a gzip file", "at byte 0"});
+  const std::string empty = write_file("empty.txt.gz", "");
+  spartanxx_test::expect_error<sx::io_error>([&] { sx::io::read_text_lines(empty); }, {empty, "empty file"});
+  std::string flipped = gz;
+  flipped[gz.size() - 6] = static_cast<char>(flipped[gz.size() - 6] ^ 0x40);  // the CRC-32
+  const std::string crc = write_file("crc.txt.gz", flipped);
+  spartanxx_test::expect_error<sx::io_error>([&] { sx::io::read_text_lines(crc); }, {crc, "corrupt gzip data"});
 }
 
 namespace {

@@ -374,6 +374,14 @@ TEST(MlLogisticSgd, BadInputsRaiseOnEveryRank) {
       [&] { ml::train_logistic_regression_sgd(sx::from_eigen(Xe), sx::from_eigen(ye)); }, {"labels must be 0 or 1", "row 17", "label 2"});
   spartanxx_test::expect_error<sx::value_error>(
       [&] { ml::train_logistic_regression_sgd(sx::zeros({0, d}), sx::zeros({0})); }, {"training set is empty"});
+  ye(17) = 0.0;  // one class: an error naming it, unless allowed (Spark trains on it)
+  spartanxx_test::expect_error<sx::value_error>(
+      [&] { ml::train_logistic_regression_sgd(sx::from_eigen(Xe), sx::from_eigen(ye)); },
+      {"LogisticRegressionWithSGD: all 23 training labels are 0", "allow_single_class"});
+  ml::SGDOptions one;
+  one.allow_single_class = true;
+  one.num_iterations = 3;
+  EXPECT_EQ(ml::train_logistic_regression_sgd(sx::from_eigen(Xe), sx::from_eigen(ye), one).iterations(), 3);
   ye(17) = 1.0;
   const auto model = ml::train_logistic_regression_sgd(sx::from_eigen(Xe), sx::from_eigen(ye));
   spartanxx_test::expect_error<sx::shape_error>([&] { model.predict(sx::zeros({3, d + 2})).evaluate(); },

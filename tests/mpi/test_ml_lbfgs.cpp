@@ -227,13 +227,19 @@ TEST(MlLogisticLBFGS, StopsByTheToleranceOrMaxIter) {
     EXPECT_EQ(m.iterations(), cap);
     EXPECT_EQ(m.loss_history().size(), static_cast<std::size_t>(cap) + 1);
   }
-  // One class with an intercept: Spark's infinite intercept, nothing trained.
-  const ml::LogisticRegressionModel ones = ml::train_logistic_regression_lbfgs(X, sx::ones({200}));
+  // One class: an error by default; allowed, Spark's infinite intercept, nothing trained.
+  spartanxx_test::expect_error<sx::value_error>([&] { ml::train_logistic_regression_lbfgs(X, sx::ones({200})); },
+                                                {"LogisticRegression: all 200 training labels are 1", "allow_single_class"});
+  spartanxx_test::expect_error<sx::value_error>([&] { ml::train_logistic_regression_lbfgs(X, sx::zeros({200})); },
+                                                {"all 200 training labels are 0"});
+  ml::LBFGSOptions one;
+  one.allow_single_class = true;
+  const ml::LogisticRegressionModel ones = ml::train_logistic_regression_lbfgs(X, sx::ones({200}), one);
   EXPECT_EQ(ones.intercept(), INFINITY);
   EXPECT_EQ(ones.iterations(), 0);
   EXPECT_EQ(ones.loss_history(), std::vector<double>{0.0});
   EXPECT_EQ(sx::to_eigen(ones.weights()).norm(), 0.0);
-  EXPECT_EQ(ml::train_logistic_regression_lbfgs(X, sx::zeros({200})).intercept(), -INFINITY);
+  EXPECT_EQ(ml::train_logistic_regression_lbfgs(X, sx::zeros({200}), one).intercept(), -INFINITY);
 }
 
 TEST(MlLogisticLBFGS, BadInputsRaiseOnEveryRank) {

@@ -39,6 +39,9 @@ struct SGDOptions {
   double convergence_tol = 0.001;
   bool intercept = false;
   std::uint64_t seed = 42;  // of the mini-batch sampling (iteration i uses seed + i)
+  /// Labels of one class only are a value_error naming the class (Spark trains on them
+  /// without a word); true trains anyway, as Spark does.
+  bool allow_single_class = false;
   /// Called on every rank after each iteration with its number (from 1) and loss; a
   /// progress display, say.
   std::function<void(int iteration, double loss)> on_iteration;

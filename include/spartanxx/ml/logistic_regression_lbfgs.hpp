@@ -21,6 +21,9 @@ struct LBFGSOptions {
   bool fit_intercept = true;
   bool standardization = true;
   int memory = 10;  // the number of (s, y) pairs L-BFGS keeps (Spark uses 10)
+  /// Labels of one class only are a value_error naming the class; true gives Spark's
+  /// answer (with an intercept: an infinite one, no iterations).
+  bool allow_single_class = false;
   /// Called on every rank after each iteration with its number (from 1) and objective.
   std::function<void(int iteration, double objective)> on_iteration;
   /// Checkpoints: the iterate, margins, gradient, L-BFGS pairs and history.
