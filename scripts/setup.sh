@@ -19,6 +19,7 @@ packages=(
   python3-numpy python3-scipy python3-h5py
   libscalapack-openmpi-dev
   python3
+  clang libclang-rt-14-dev
 )
 # npm fetches the SpamAssassin corpus; a Node.js from elsewhere (nodesource) brings its
 # own npm, which Debian's package would conflict with.

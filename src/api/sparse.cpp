@@ -2,6 +2,7 @@
 #include <Eigen/SparseCore>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "array/elementwise_kernels.hpp"
@@ -237,8 +238,16 @@ Eigen::SparseMatrix<double, Eigen::RowMajor, std::int64_t> to_eigen_sparse(const
   const detail::CsrTile whole = detail::gather_sparse_whole(data, detail::context_comm());
   std::vector<double> scratch;
   const double* v = detail::double_values(whole, data.dtype(), scratch);
+  // Filled in place: assigning from an Eigen::Map would first reserve Eigen's guess of
+  // 2 * max(rows, cols) entries (32 GiB for a 1 x 2^31 matrix with one entry).
   using M = Eigen::SparseMatrix<double, Eigen::RowMajor, std::int64_t>;
-  return M(Eigen::Map<const M>(s.shape()[0], s.shape()[1], whole.nnz(), whole.row_ptr(), whole.col(), v));
+  const std::int64_t rows = s.shape()[0], nnz = whole.nnz();
+  M m(rows, s.shape()[1]);
+  m.resizeNonZeros(nnz);
+  std::copy(whole.row_ptr(), whole.row_ptr() + rows + 1, m.outerIndexPtr());
+  std::copy(whole.col(), whole.col() + nnz, m.innerIndexPtr());
+  std::copy(v, v + nnz, m.valuePtr());
+  return m;
 }
 
 }  // namespace spartanxx

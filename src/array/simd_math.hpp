@@ -36,17 +36,27 @@ inline batch<T> patch(const batch_bool<T>& mask, const batch<T>& x, const batch<
   return batch<T>::load_aligned(rs);
 }
 
+/// x with NaN lanes set to 0 and the others clamped to [lo, hi]: xsimd's kernels turn
+/// their argument into an integer (the exponent of the result), and converting inf or
+/// NaN to an integer is undefined behaviour (which UBSan reports). Callers put the NaN
+/// lanes back, and choose lo and hi where the function is already constant.
+template <class T>
+inline batch<T> tame(const batch<T>& x, T lo, T hi) {
+  return xsimd::select(xsimd::isnan(x), batch<T>(T(0)), xsimd::min(xsimd::max(x, batch<T>(lo)), batch<T>(hi)));
+}
+
 /// e^x. xsimd scales its result by 2^k in one step, which overflows to inf when
 /// k = 1024 (x above ~709.09, f64) and flushes to zero when 2^k is subnormal (x below
 /// ~-708.05): lanes that close to either end of the range (rare) take std::exp.
 template <class T>
 inline batch<T> exp(const batch<T>& x) {
   constexpr bool f64 = std::is_same_v<T, double>;
-  const batch<T> r = xsimd::exp(x);
   // Where xsimd is exact enough: |k| <= 1021 (f64) or 125 (f32). Beyond the outer
-  // bounds xsimd's result (inf, 0) is already right.
+  // bounds xsimd's result (inf, 0) is already right, and the same for any argument
+  // beyond them: those lanes are computed at the bound.
   const T hi = f64 ? T(708) : T(87), lo = f64 ? T(-707) : T(-86);
   const T inf_above = f64 ? T(710) : T(89), zero_below = f64 ? T(-746) : T(-104);
+  const batch<T> r = xsimd::select(xsimd::isnan(x), x, xsimd::exp(tame(x, zero_below, inf_above)));
   const auto mask = ((x > batch<T>(hi)) & (x < batch<T>(inf_above))) | ((x < batch<T>(lo)) & (x > batch<T>(zero_below)));
   return patch(mask, x, r, [](T v) { return std::exp(v); });
 }
@@ -69,7 +79,8 @@ inline batch<T> log1p(const batch<T>& x) {
 /// Hyperbolic tangent; saturates to +-1, tanh(+-0) = +-0.
 template <class T>
 inline batch<T> tanh(const batch<T>& x) {
-  return xsimd::tanh(x);
+  // tanh is +-1 (rounded) beyond +-20 in both precisions; xsimd must not see inf.
+  return xsimd::select(xsimd::isnan(x), x, xsimd::tanh(tame(x, T(-40), T(40))));
 }
 
 /// Correctly rounded (the hardware instruction).

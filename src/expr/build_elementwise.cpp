@@ -77,7 +77,8 @@ Array weak_scalar(double value, DType kind) {
   auto n = make_node(Op::weak_scalar, {}, kind);
   n->scalar_kind = kind;
   n->value = value;
-  n->ivalue = static_cast<std::int64_t>(value);
+  // Only a value an int64 holds converts (inf, NaN or 1e300 as an integer is undefined).
+  n->ivalue = std::isfinite(value) && std::fabs(value) < 9.2e18 ? static_cast<std::int64_t>(value) : 0;
   return array_of(std::move(n));
 }
 

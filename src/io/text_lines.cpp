@@ -2,6 +2,7 @@
 // (decompressed by every rank, each keeping its share of the lines).
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -38,7 +39,13 @@ bool ends_with(const std::string& s, const char* suffix) {
 /// file that is not gzip through as plain text and ignore trailing garbage.)
 class GzFile {
  public:
-  explicit GzFile(const std::string& path) : file_(path, kRead) {
+  explicit GzFile(const std::string& path)
+      : file_(path, kRead),
+        // Not zeroed, and no larger than the file: a small file costs no page faults
+        // for buffer pages it never touches (slow on some VMs).
+        in_size_(static_cast<std::size_t>(std::clamp<std::int64_t>(file_.size(), 1, kBuffer))),
+        in_(new char[in_size_]),
+        out_(new char[kBuffer]) {
     if (inflateInit2(&z_, 15 + 16) != Z_OK) throw io_error(fmt::format("{}: {}: cannot start zlib", kRead, path));
   }
   ~GzFile() { inflateEnd(&z_); }
@@ -77,17 +84,18 @@ class GzFile {
   /// Feeds every decompressed block to on_block(data, n), the whole file from the start.
   template <class F>
   void decompress(F&& on_block) {
-    std::vector<char> in(std::size_t{1} << 20), out(std::size_t{1} << 20);
+    char* const in = in_.get();
+    char* const out = out_.get();
     if (inflateReset(&z_) != Z_OK) fail(0, "cannot reset zlib");
     std::int64_t offset = 0;  // bytes of the file read so far
     bool in_member = false;   // inside a member (its header seen, its trailer not yet)
     z_.avail_in = 0;
     for (;;) {
       if (z_.avail_in == 0) {
-        const std::int64_t got = file_.read_at(offset, in.data(), static_cast<std::int64_t>(in.size()));
+        const std::int64_t got = file_.read_at(offset, in, static_cast<std::int64_t>(in_size_));
         if (got == 0) break;
         offset += got;
-        z_.next_in = reinterpret_cast<Bytef*>(in.data());
+        z_.next_in = reinterpret_cast<Bytef*>(in);
         z_.avail_in = static_cast<uInt>(got);
       }
       const std::int64_t here = offset - z_.avail_in;  // the file offset of the next input byte
@@ -100,16 +108,16 @@ class GzFile {
                                : "trailing bytes after the end of the gzip stream (not another gzip member)");
         in_member = true;
       }
-      z_.next_out = reinterpret_cast<Bytef*>(out.data());
-      z_.avail_out = static_cast<uInt>(out.size());
+      z_.next_out = reinterpret_cast<Bytef*>(out);
+      z_.avail_out = static_cast<uInt>(kBuffer);
       const int rc = inflate(&z_, Z_NO_FLUSH);
-      const std::size_t produced = out.size() - z_.avail_out;
+      const std::size_t produced = static_cast<std::size_t>(kBuffer) - z_.avail_out;
       if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT)
         fail(offset - z_.avail_in, std::string("corrupt gzip data: ") + (z_.msg ? z_.msg : "invalid stream"));
       if (rc == Z_MEM_ERROR) fail(offset - z_.avail_in, "out of memory in zlib");
       if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
         fail(offset - z_.avail_in, fmt::format("zlib error {}", rc));
-      if (produced > 0) on_block(out.data(), produced);
+      if (produced > 0) on_block(out, produced);
       if (rc == Z_STREAM_END) {  // the trailer's CRC-32 and length matched
         in_member = false;
         if (inflateReset(&z_) != Z_OK) fail(offset - z_.avail_in, "cannot reset zlib");
@@ -123,7 +131,10 @@ class GzFile {
   [[noreturn]] void fail(std::int64_t offset, const std::string& what) {
     throw io_error(fmt::format("{}: {}: {} at byte {} of {}", kRead, file_.path(), what, offset, file_.size()));
   }
+  static constexpr std::int64_t kBuffer = std::int64_t{1} << 20;
   detail::io::InputFile file_;
+  std::size_t in_size_;
+  std::unique_ptr<char[]> in_, out_;
   z_stream z_{};
 };
 

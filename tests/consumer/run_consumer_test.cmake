@@ -2,10 +2,11 @@
 # runs the consumer project next to this file against that prefix alone.
 #
 #   cmake -DSOURCE_DIR=<spartanxx source> -DBINARY_DIR=<spartanxx build>
-#         -DWORK_DIR=<scratch folder> -DMPIEXEC=<mpiexec> -P run_consumer_test.cmake
+#         -DWORK_DIR=<scratch folder> -DMPIEXEC=<mpiexec> -DCXX_COMPILER=<the build's compiler>
+#         -P run_consumer_test.cmake
 #
 # Fails (message(FATAL_ERROR)) at the first step that does not succeed.
-foreach(var SOURCE_DIR BINARY_DIR WORK_DIR MPIEXEC)
+foreach(var SOURCE_DIR BINARY_DIR WORK_DIR MPIEXEC CXX_COMPILER)
   if(NOT ${var})
     message(FATAL_ERROR "run_consumer_test.cmake: -D${var}=... is required")
   endif()
@@ -30,6 +31,7 @@ run_step(install ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${prefix})
 # found instead.
 run_step(configure ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${build}
   -DCMAKE_BUILD_TYPE=Release
+  -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
   -DCMAKE_PREFIX_PATH=${prefix}
   -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
 run_step(build ${CMAKE_COMMAND} --build ${build})

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Under clang's AddressSanitizer and UndefinedBehaviorSanitizer
+# (SPARTANXX_SANITIZE=address,undefined, in build-sanitize/): every fuzz corpus replayed
+# and every libFuzzer target run for SPARTANXX_FUZZ_SECONDS (default 30) from its corpus
+# (scripts/test.sh runs this). With --all, the whole test suite too (MPI tests at 1 and 3
+# ranks): not yet clean, so not yet part of scripts/test.sh (see tests/fuzz/README.md).
+# A sanitizer report, a leak, a crash or a FUZZ FINDING fails the test. Needs
+# scripts/setup.sh (clang, libclang-rt-14-dev) first.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+all=0
+[ "${1:-}" = --all ] && all=1
+seconds=${SPARTANXX_FUZZ_SECONDS:-30}
+CC=clang CXX=clang++ cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DSPARTANXX_SANITIZE=address,undefined -DSPARTANXX_FUZZ=ON -DSPARTANXX_FUZZ_SECONDS="$seconds" \
+  -DSPARTANXX_TEST_RANKS="1;3" -DSPARTANXX_BUILD_BENCHMARKS=OFF
+targets=()
+if [ "$all" = 0 ]; then
+  for t in matrix_market libsvm labeled_text gzip tokenizers checkpoint; do
+    targets+=(--target "fuzz_$t" --target "fuzz_replay_$t")
+  done
+fi
+cmake --build build-sanitize -j"$(nproc)" "${targets[@]}"
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Leaks are checked (Open MPI's and HDF5's allocations kept until exit are suppressed);
+# the first report ends the process with an error.
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
+export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# Open MPI's plugins stay loaded until exit, so that its leaks are named (and suppressed).
+export OMPI_MCA_mca_base_component_disable_dlclose=1
+if [ "$all" = 0 ]; then
+  ctest --test-dir build-sanitize --output-on-failure --no-tests=error -R '^fuzz_'
+else
+  ctest --test-dir build-sanitize --output-on-failure --no-tests=error
+fi
