@@ -21,24 +21,33 @@ using RowSparseMap = Eigen::Map<const RowSparse>;
 CsrTile csr_from_triplets(index_t r0, index_t r1, const Triplets& t, DType dtype) {
   const index_t rows = r1 - r0;
   auto pat = std::make_shared<CsrPattern>();
-  pat->row_ptr.assign(static_cast<std::size_t>(rows) + 1, 0);
-  // Counting sort by row, then sort each row by column and sum duplicates.
-  for (std::size_t k = 0; k < t.size(); ++k) ++pat->row_ptr[static_cast<std::size_t>(t.row[k] - r0) + 1];
-  for (index_t r = 0; r < rows; ++r) pat->row_ptr[r + 1] += pat->row_ptr[r];
-  std::vector<std::int64_t> next(pat->row_ptr.begin(), pat->row_ptr.end() - 1);
+  auto& ptr = pat->row_ptr;
+  ptr.assign(static_cast<std::size_t>(rows) + 1, 0);
+  // Counting sort by row: ptr[r] ends as row r's start. Placement advances ptr[r] to the
+  // row's end (the next row's start), and one shift puts the starts back, so no second
+  // array of rows + 1 entries is needed (a tall matrix with few entries is mostly ptr).
+  for (std::size_t k = 0; k < t.size(); ++k) ++ptr[static_cast<std::size_t>(t.row[k] - r0) + 1];
+  for (index_t r = 0; r < rows; ++r) ptr[r + 1] += ptr[r];
   std::vector<std::pair<std::int64_t, double>> e(t.size());
-  for (std::size_t k = 0; k < t.size(); ++k) e[static_cast<std::size_t>(next[t.row[k] - r0]++)] = {t.col[k], t.val[k]};
+  for (std::size_t k = 0; k < t.size(); ++k) e[static_cast<std::size_t>(ptr[t.row[k] - r0]++)] = {t.col[k], t.val[k]};
+  for (index_t r = rows; r > 0; --r) ptr[r] = ptr[r - 1];
+  ptr[0] = 0;
+  // Then each row by column, with duplicates summed; only rows with entries do work.
   std::int64_t w = 0;
   std::vector<double> vals;
   vals.reserve(e.size());
   pat->col.reserve(e.size());
-  std::int64_t begin = 0;
   for (index_t r = 0; r < rows; ++r) {
-    const std::int64_t end = pat->row_ptr[r + 1];
-    std::sort(e.begin() + begin, e.begin() + end,
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (std::int64_t k = begin; k < end; ++k) {
-      if (k > begin && e[k].first == pat->col.back()) {
+    const std::int64_t begin = ptr[r], end = ptr[r + 1];
+    ptr[r] = w;
+    if (begin == end) continue;
+    if (end - begin > 1)
+      std::sort(e.begin() + begin, e.begin() + end, [](const auto& a, const auto& b) { return a.first < b.first; });
+    pat->col.push_back(e[begin].first);
+    vals.push_back(e[begin].second);
+    ++w;
+    for (std::int64_t k = begin + 1; k < end; ++k) {
+      if (e[k].first == pat->col.back()) {
         vals.back() += e[k].second;
       } else {
         pat->col.push_back(e[k].first);
@@ -46,9 +55,8 @@ CsrTile csr_from_triplets(index_t r0, index_t r1, const Triplets& t, DType dtype
         ++w;
       }
     }
-    begin = end;
-    pat->row_ptr[r + 1] = w;
   }
+  ptr[rows] = w;
   CsrTile tile;
   tile.values = Buffer(vals.size() * itemsize(dtype));
   convert(reinterpret_cast<const std::byte*>(vals.data()), DType::f64, tile.values.data(), dtype, vals.size());

@@ -22,13 +22,15 @@ namespace fuzz {
 /// The runtime, made on first use (MPI as a singleton: no mpirun needed), with a memory
 /// limit far below libFuzzer's RSS limit, so that a reader which allocates what a
 /// header declares without asking require_memory() first shows up as an OOM finding.
+/// 64 MiB keeps every accepted input small enough to check within libFuzzer's timeout
+/// under the sanitizers (a header may declare up to 8 million rows with one entry).
 inline spartanxx::Runtime& runtime() {
   static spartanxx::Runtime* rt = [] {
     // Open MPI's plugins stay loaded, so that a leak report from inside one names it
     // (and lsan.supp can tell Open MPI's own leaks from spartanxx's).
     setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 0);
     auto* r = new spartanxx::Runtime();  // never destroyed: MPI stays up until exit
-    spartanxx::set_memory_limit(std::int64_t{256} << 20, "fuzz target limit");
+    spartanxx::set_memory_limit(std::int64_t{64} << 20, "fuzz target limit");
     return r;
   }();
   return *rt;
