@@ -92,13 +92,17 @@ struct Snapshot {
   std::map<std::string, std::string> texts;
 };
 
-/// Writes `snapshot` to `path` as HDF5 (format "spartanxx-checkpoint", version 1), every
+/// Writes `snapshot` to `path` as HDF5 (format "spartanxx-checkpoint", version 2), every
 /// rank its tiles, atomically: the bytes go to a temporary file in the same directory,
 /// which is closed and fsync'd; then the previous checkpoint at `path` (if any) becomes
 /// `path` + ".prev" (a hard link, so `path` is never missing), the temporary file is
 /// renamed to `path` and the directory fsync'd. A killed writer leaves the previous
 /// checkpoint in place (and a temporary file that the next checkpoint removes). Each
-/// array carries a checksum of its elements and the file one of everything. Sparse
+/// array carries a checksum of its elements and the file one of everything; the file's
+/// first 512 bytes (HDF5's user block, which HDF5 tools skip) are a seal holding the
+/// length and CRC-32 of the bytes after it, checked before libhdf5 parses the file, so
+/// that a damaged file is reported and never handed to libhdf5 (whose 1.10.8 parser can
+/// hang on damaged metadata). Sparse
 /// arrays are a value_error (write them with write_hdf5). Collective; errors (io_error
 /// naming the file) on every rank, nothing left half-written.
 ///
@@ -119,8 +123,10 @@ struct Restored {
   std::vector<std::string> rejected;  ///< one message per file that was missing or damaged
 };
 
-/// Reads the checkpoint at `path` at any rank count: every array read (by rows), its
-/// checksum and the file's verified, the format and version checked. When `path` is
+/// Reads the checkpoint at `path` at any rank count: the seal checked first (the file's
+/// length and CRC-32, each rank reading a share), then every array read (by rows), its
+/// checksum and the file's verified, the format and version checked. Files of format 1
+/// (before the seal) are not read. When `path` is
 /// missing, truncated or damaged (the message names it and what was wrong), the previous
 /// checkpoint `path` + ".prev" is used, as SCR's restart does; when neither is usable,
 /// io_error naming both. Arrays come back evaluated, in row tiles; the next plan moves

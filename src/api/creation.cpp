@@ -7,6 +7,7 @@
 #include <new>
 #include <optional>
 
+#include "api/memory.hpp"
 #include "expr/boundary.hpp"
 #include "expr/build.hpp"
 #include "mpi_backend/communicator.hpp"
@@ -86,12 +87,21 @@ Array from_buffer(const Shape& shape, DType dtype, const void* data) {
   check_shape("from_buffer", shape);
   auto& comm = detail::context_comm();
   const auto layout = detail::Layout::rows(shape, comm.size());
-  detail::DistArray out(layout, dtype, comm.rank());
+  // A rank that cannot hold its rows says so with the call and shape, on every rank.
+  std::optional<detail::DistArray> out;
+  comm.run_agreed([&] {
+    try {
+      out.emplace(layout, dtype, comm.rank());
+    } catch (...) {
+      std::rethrow_exception(detail::name_memory_failure(
+          std::current_exception(), fmt::format("from_buffer {} {}", tiling::to_string(shape), dtype_name(dtype))));
+    }
+  });
   const std::size_t elem = itemsize(dtype);
   const detail::Box whole = detail::Box::whole(shape);
-  for (auto& tile : out.tiles())
+  for (auto& tile : out->tiles())
     detail::copy_box(static_cast<const std::byte*>(data), whole, tile.data.data(), tile.box, tile.box, elem);
-  return detail::leaf(std::move(out));
+  return detail::leaf(std::move(*out));
 }
 
 Array from_rows(const Shape& shape, const std::function<void(std::int64_t, std::int64_t, double*)>& fill) {
@@ -106,10 +116,9 @@ Array from_rows(const Shape& shape, const std::function<void(std::int64_t, std::
     try {
       out.emplace(layout, DType::f64, comm.rank());
       for (auto& tile : out->tiles()) fill(tile.box.lo[0], tile.box.hi[0], tile.data.as<double>());
-    } catch (const std::bad_alloc&) {
-      throw memory_error(fmt::format("from_rows {} float64: out of memory (std::bad_alloc)", tiling::to_string(shape)));
-    } catch (const memory_error& e) {
-      throw memory_error(fmt::format("from_rows {} float64: {}", tiling::to_string(shape), e.what()));
+    } catch (...) {
+      std::rethrow_exception(detail::name_memory_failure(std::current_exception(),
+                                                         fmt::format("from_rows {} float64", tiling::to_string(shape))));
     }
   });
   return detail::leaf(std::move(*out));

@@ -1,6 +1,7 @@
 // What a rank may use, and the checks made against it before allocating by input.
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -9,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "api/memory.hpp"
 #include "spartanxx/errors.hpp"
 #include "spartanxx/runtime.hpp"
 
@@ -41,6 +43,8 @@ std::int64_t read_number(const char* path, const std::string& key = "") {
 }
 
 std::string gigabytes(double bytes) { return fmt::format("{:.2f} GB", bytes / 1e9); }
+
+MemoryLimit system_limit();
 
 }  // namespace
 
@@ -84,6 +88,28 @@ MemoryLimit memory_limit() {
       throw value_error(fmt::format("SPARTANXX_MAX_MEMORY={} is not a size (a number of bytes, or with K, M, G, T)", env));
     return {b, "SPARTANXX_MAX_MEMORY"};
   }
+  // The system's answer is read at most once a second: an allocation checked against it
+  // does not pay for reading /proc each time.
+  using Clock = std::chrono::steady_clock;
+  static MemoryLimit cached;
+  static Clock::time_point read_at;
+  const Clock::time_point now = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    if (read_at != Clock::time_point{} && now - read_at < std::chrono::seconds(1)) return cached;
+  }
+  const MemoryLimit fresh = system_limit();
+  std::lock_guard<std::mutex> lock(g_mutex);
+  cached = fresh;
+  read_at = now;
+  return fresh;
+}
+
+namespace {
+
+/// What this rank may use by the node's available memory and its cgroup's limit, shared
+/// with the other ranks on the node.
+MemoryLimit system_limit() {
   std::int64_t avail = read_number("/proc/meminfo", "MemAvailable");
   std::string why = "MemAvailable";
   if (const std::int64_t v2 = read_number("/sys/fs/cgroup/memory.max"); v2 > 0) {
@@ -101,12 +127,26 @@ MemoryLimit memory_limit() {
   return {std::max<std::int64_t>(1, avail / local), fmt::format("{} / {} rank{} on this node", why, local, local == 1 ? "" : "s")};
 }
 
+}  // namespace
+
 void require_memory(const std::string& what, double bytes_per_rank) {
   if (!(bytes_per_rank >= 0)) bytes_per_rank = 0;
   const MemoryLimit m = memory_limit();
   if (m.bytes > 0 && bytes_per_rank > static_cast<double>(m.bytes))
     throw memory_error(fmt::format("{} needs about {} per rank but a rank may use {} ({})", what, gigabytes(bytes_per_rank),
                                    gigabytes(static_cast<double>(m.bytes)), m.source));
+}
+
+std::exception_ptr detail::name_memory_failure(std::exception_ptr e, const std::string& what) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::bad_alloc&) {
+    return std::make_exception_ptr(memory_error(what + ": out of memory (std::bad_alloc)"));
+  } catch (const memory_error& m) {
+    return std::make_exception_ptr(memory_error(what + ": " + m.what()));
+  } catch (...) {
+    return e;
+  }
 }
 
 }  // namespace spartanxx

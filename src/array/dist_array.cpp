@@ -29,6 +29,8 @@ class Pool {
   static constexpr std::size_t kMinPooled = std::size_t{1} << 16;
   static constexpr std::size_t kHugePage = std::size_t{1} << 21;
   static constexpr std::size_t kHugeFrom = std::size_t{1} << 22;
+  // New blocks from this size on are checked against what a rank may use.
+  static constexpr std::size_t kCheckedFrom = std::size_t{1} << 26;
 
   /// Sizes are rounded up to classes an eighth of a power of two apart (<= 12.5% waste).
   static std::size_t size_class(std::size_t bytes) {
@@ -55,6 +57,9 @@ class Pool {
         return p;
       }
     }
+    // New memory: a block larger than a rank may use fails here, with its size, rather
+    // than in the kernel's OOM killer (the executor adds the operation and shapes).
+    if (cls >= kCheckedFrom) require_memory(fmt::format("a buffer of {} bytes", cls), static_cast<double>(cls));
     // Large blocks are aligned to 2 MiB and asked to be backed by transparent huge
     // pages: one page fault per 2 MiB instead of 512 (page faults are slow on VMs).
     const bool huge = cls >= kHugeFrom;
@@ -118,10 +123,6 @@ class Pool {
 
 Buffer::Buffer(std::size_t bytes) : bytes_(bytes) {
   if (bytes == 0) return;
-  // A block larger than a rank may use fails here, with its size, rather than in the
-  // kernel's OOM killer (the executor adds the operation and shapes).
-  if (bytes >= (std::size_t{64} << 20))
-    require_memory(fmt::format("a buffer of {} bytes", bytes), static_cast<double>(bytes));
   std::size_t cls = 0;
   std::byte* p = Pool::instance().take(Pool::size_class(bytes), &cls);
   data_ = std::shared_ptr<std::byte>(p, [cls](std::byte* q) { Pool::instance().give(q, cls); });

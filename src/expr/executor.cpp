@@ -10,6 +10,7 @@
 #include <chrono>
 #include <unordered_map>
 
+#include "api/memory.hpp"
 #include "expr/context.hpp"
 #include "expr/explain.hpp"
 #include "expr/planner.hpp"
@@ -68,16 +69,12 @@ void evaluate(const NodePtr& root) {
     std::exception_ptr err;
     try {
       out = std::make_shared<DistArray>(run_step(u, sp, in, comm));
-    } catch (const std::bad_alloc&) {
-      // Named with the operation and shapes (agree() adds the rank).
-      err = std::make_exception_ptr(memory_error(fmt::format("{} {} {}: out of memory (std::bad_alloc)", ns.op, ns.shape,
-                                                             dtype_name(u.node->dtype))));
-    } catch (const memory_error& e) {
-      err = comm.is_agreed(std::current_exception())
-                ? std::current_exception()
-                : std::make_exception_ptr(memory_error(fmt::format("{} {} {}: {}", ns.op, ns.shape, dtype_name(u.node->dtype), e.what())));
     } catch (...) {
+      // A failure to get memory is named with the operation and shapes (agree() adds the
+      // rank); one that agree() raised inside the step already is.
       err = std::current_exception();
+      if (!comm.is_agreed(err))
+        err = name_memory_failure(err, fmt::format("{} {} {}", ns.op, ns.shape, dtype_name(u.node->dtype)));
     }
     // An error agree() raised inside the step is already thrown on every rank.
     if (comm.is_agreed(err)) std::rethrow_exception(err);

@@ -3,19 +3,28 @@
 // the directory) and read back with its checksums verified, falling back to the
 // previous checkpoint when the newest is damaged.
 //
-// File layout (format "spartanxx-checkpoint", version 1):
+// File layout (format "spartanxx-checkpoint", version 2):
+//   bytes 0-511  the seal, in HDF5's user block: the length and CRC-32 of the bytes after
+//                it, checked before libhdf5 reads anything (libhdf5 1.10.8 can hang on
+//                damaged metadata; tests/fuzz/README.md)
 //   /            attributes format, format-version, kind, step, checksum
 //   /arrays/NAME dense datasets, each with attribute checksum
 //   /series/NAME 1-d float64 datasets
 //   /scalars     a group whose attributes are the numbers
 //   /texts       a group whose attributes are the texts
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -33,7 +42,146 @@ namespace detail::io {
 namespace {
 
 constexpr const char* kFormat = "spartanxx-checkpoint";
-constexpr std::int64_t kVersion = 1;
+constexpr std::int64_t kVersion = 2;
+
+// ---- the seal ----
+
+constexpr hsize_t kSealBytes = 512;
+constexpr std::string_view kSealMagic = "spartanxx-seal 1\n";
+constexpr std::string_view kHdf5Signature = "\x89HDF\r\n\x1a\n";
+
+struct Seal {
+  std::int64_t bytes = 0;  // after the seal
+  std::uint32_t crc = 0;
+};
+
+/// CRC-32 of bytes [lo, hi) of an open file.
+std::uint32_t crc_of_range(int fd, std::int64_t lo, std::int64_t hi, const char* op, const std::string& path) {
+  std::vector<unsigned char> buf(static_cast<std::size_t>(std::min<std::int64_t>(hi - lo, std::int64_t{1} << 20)));
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (std::int64_t at = lo; at < hi;) {
+    const auto want = static_cast<std::size_t>(std::min<std::int64_t>(hi - at, static_cast<std::int64_t>(buf.size())));
+    const ssize_t got = ::pread(fd, buf.data(), want, static_cast<off_t>(at));
+    if (got < 0) throw io_error(fmt::format("{}: cannot read {}: {}", op, path, std::strerror(errno)));
+    if (got == 0) throw io_error(fmt::format("{}: {}: the file ended at byte {} while it was read", op, path, at));
+    crc = crc32(crc, buf.data(), static_cast<uInt>(got));
+    at += got;
+  }
+  return static_cast<std::uint32_t>(crc);
+}
+
+/// The CRC-32 of the bytes of `path` after the seal (the file is `size` bytes), each rank
+/// reading a share. Collective.
+std::uint32_t crc_after_seal(const std::string& path, std::int64_t size, const char* op, backend::Communicator& comm) {
+  const std::int64_t body = size - static_cast<std::int64_t>(kSealBytes);
+  const std::int64_t lo = static_cast<std::int64_t>(kSealBytes) + body * comm.rank() / comm.size();
+  const std::int64_t hi = static_cast<std::int64_t>(kSealBytes) + body * (comm.rank() + 1) / comm.size();
+  std::int64_t part[2] = {0, hi - lo};
+  comm.run_agreed([&] {
+    if (hi == lo) return;
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) throw io_error(fmt::format("{}: cannot open {}: {}", op, path, std::strerror(errno)));
+    try {
+      part[0] = crc_of_range(fd, lo, hi, op, path);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::close(fd);
+  });
+  const std::vector<std::int64_t> parts = comm.allgather(part, 2);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (std::size_t r = 0; r < parts.size(); r += 2)
+    crc = crc32_combine(crc, static_cast<uLong>(parts[r]), static_cast<z_off_t>(parts[r + 1]));
+  return static_cast<std::uint32_t>(crc);
+}
+
+std::int64_t file_size(const std::string& path, const char* op) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw io_error(fmt::format("{}: cannot open {}: {}", op, path, std::strerror(errno)));
+  return static_cast<std::int64_t>(st.st_size);
+}
+
+/// Writes the seal of a closed checkpoint file. Collective.
+void write_seal(const std::string& path, const char* op, backend::Communicator& comm) {
+  std::int64_t size = 0;
+  comm.run_agreed([&] { size = file_size(path, op); });
+  const Seal s{size - static_cast<std::int64_t>(kSealBytes), crc_after_seal(path, size, op, comm)};
+  comm.run_agreed([&] {
+    if (comm.rank() != 0) return;
+    std::string text = fmt::format("{}bytes {}\ncrc32 {:08x}\n", kSealMagic, s.bytes, s.crc);
+    text.resize(kSealBytes, '\0');
+    const int fd = ::open(path.c_str(), O_WRONLY);
+    const bool ok = fd >= 0 && ::pwrite(fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size());
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    if (!ok) throw io_error(fmt::format("{}: cannot write {}: {}", op, path, std::strerror(err)));
+  });
+}
+
+/// Checks the seal of `path` (its length and the CRC-32 of its bytes) before libhdf5
+/// reads the file; io_error on every rank naming what is wrong. Collective.
+void verify_seal(const std::string& path, const char* op, backend::Communicator& comm) {
+  std::int64_t size = 0;
+  Seal s;
+  comm.run_agreed([&] {
+    size = file_size(path, op);
+    std::string head(kSealBytes, '\0');
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) throw io_error(fmt::format("{}: cannot open {}: {}", op, path, std::strerror(errno)));
+    const ssize_t got = ::pread(fd, head.data(), head.size(), 0);
+    ::close(fd);
+    if (got < 0) throw io_error(fmt::format("{}: cannot read {}: {}", op, path, std::strerror(errno)));
+    head.resize(static_cast<std::size_t>(got));
+    if (head.rfind(kSealMagic, 0) != 0) {
+      if (head.rfind(kHdf5Signature, 0) == 0)
+        throw io_error(fmt::format("{}: {} is not a spartanxx checkpoint (an HDF5 file without a spartanxx seal; "
+                                   "checkpoints and models of format 1, before the seal, are not read)",
+                                   op, path));
+      throw io_error(fmt::format("{}: {} is not a spartanxx checkpoint (no spartanxx seal)", op, path));
+    }
+    auto damaged_seal = [&] { return io_error(fmt::format("{}: {}: the seal at its start is damaged (damaged file)", op, path)); };
+    if (got < static_cast<ssize_t>(kSealBytes)) throw damaged_seal();
+    // "bytes N\ncrc32 XXXXXXXX\n", then NULs to the end of the seal.
+    std::string_view rest = std::string_view(head).substr(kSealMagic.size());
+    auto field = [&](std::string_view key) -> std::string_view {
+      if (rest.substr(0, key.size()) != key) throw damaged_seal();
+      rest.remove_prefix(key.size());
+      const std::size_t nl = rest.find('\n');
+      if (nl == std::string_view::npos || nl == 0 || nl > 20) throw damaged_seal();
+      const std::string_view v = rest.substr(0, nl);
+      rest.remove_prefix(nl + 1);
+      return v;
+    };
+    const std::string_view bytes = field("bytes "), crc = field("crc32 ");
+    for (char c : rest)
+      if (c != '\0') throw damaged_seal();
+    std::uint64_t b = 0, c = 0;
+    for (char ch : bytes) {
+      if (ch < '0' || ch > '9' || b > (std::uint64_t{1} << 60)) throw damaged_seal();
+      b = b * 10 + static_cast<std::uint64_t>(ch - '0');
+    }
+    if (crc.size() != 8) throw damaged_seal();
+    for (char ch : crc) {
+      const int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+      if (d < 0) throw damaged_seal();
+      c = c * 16 + static_cast<std::uint64_t>(d);
+    }
+    s.bytes = static_cast<std::int64_t>(b);
+    s.crc = static_cast<std::uint32_t>(c);
+    const std::int64_t want = s.bytes + static_cast<std::int64_t>(kSealBytes);
+    if (size != want)
+      throw io_error(fmt::format("{}: {} is {} bytes; it was {} bytes when written ({})", op, path, size, want,
+                                 size < want ? "truncated" : "bytes were added"));
+  });
+  const std::uint32_t crc = crc_after_seal(path, size, op, comm);
+  comm.run_agreed([&] {
+    if (crc != s.crc)
+      throw io_error(fmt::format("{}: {}: the checksum (CRC-32) of its bytes is {:08x}; it was {:08x} when written "
+                                 "(damaged file)",
+                                 op, path, crc, s.crc));
+  });
+}
 
 std::uint64_t mix(std::uint64_t x) {  // splitmix64's finalizer
   x ^= x >> 30;
@@ -176,6 +324,7 @@ std::vector<std::string> members(hid_t file, const char* group) {
 spartanxx::io::Snapshot read_snapshot(const std::string& file_path) {
   constexpr const char* op = "restore";
   auto& comm = context_comm();
+  verify_seal(file_path, op, comm);
   H5Id file = open_for_read(file_path, op, comm);
   const Where root{op, file_path, "/"};
   spartanxx::io::Snapshot s;
@@ -296,7 +445,8 @@ void checkpoint(const std::string& path, const Snapshot& snapshot, bool keep_pre
   });
   const detail::io::Where root{op, path, "/"};
   try {
-    detail::io::H5Id file = detail::io::open_for_write(tmp, /*create=*/true, op, comm, /*checksummed=*/true);
+    detail::io::H5Id file = detail::io::open_for_write(tmp, /*create=*/true, op, comm, /*checksummed=*/true,
+                                                             detail::io::kSealBytes);
     {
       hid_t g = H5Gopen2(file.get(), "/", H5P_DEFAULT);
       detail::io::H5Id group;
@@ -332,6 +482,7 @@ void checkpoint(const std::string& path, const Snapshot& snapshot, bool keep_pre
     comm.run_agreed([&] {
       if (closed < 0) throw io_error(fmt::format("{}: cannot write {}: closing the file failed", op, path));
     });
+    detail::io::write_seal(tmp, op, comm);
     // Durable replacement: the new file's bytes on disk, the old one kept as .prev, the
     // rename, then the directory entry on disk.
     comm.run_agreed([&] {

@@ -62,12 +62,14 @@ H5Id open_for_read(const std::string& path, const char* op, backend::Communicato
 }
 
 H5Id open_for_write(const std::string& path, bool create, const char* op, backend::Communicator& comm,
-                    bool checksummed) {
+                    bool checksummed, hsize_t userblock) {
   silence_hdf5();
   const Where where{op, path, ""};
   H5Id fapl = access_list(comm, where);
   if (checksummed) check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST), where, "H5Pset_libver_bounds");
-  hid_t f = create ? H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get())
+  H5Id fcpl(check_id(H5Pcreate(H5P_FILE_CREATE), where, "H5Pcreate"), H5Pclose);
+  if (userblock > 0) check(H5Pset_userblock(fcpl.get(), userblock), where, "H5Pset_userblock");
+  hid_t f = create ? H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get())
                    : H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
   comm.run_agreed([&] {
     if (f < 0) throw io_error(fmt::format("{}: cannot {} {} for writing", op, create ? "create" : "open", path));

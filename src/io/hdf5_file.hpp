@@ -73,8 +73,10 @@ H5Id open_for_read(const std::string& path, const char* op, backend::Communicato
 /// The file opened for writing: created (truncating) when `create`, else opened read-write.
 /// `checksummed`: the file format of HDF5 1.8 and later, whose metadata blocks carry
 /// checksums that HDF5 verifies on reading (readable by HDF5 >= 1.8, h5py included).
+/// `userblock`: bytes at the start of a created file that HDF5 leaves to the application
+/// (0, or a power of two >= 512).
 H5Id open_for_write(const std::string& path, bool create, const char* op, backend::Communicator& comm,
-                    bool checksummed = false);
+                    bool checksummed = false, hsize_t userblock = 0);
 
 /// A transfer property list for collective MPI-IO reads and writes.
 H5Id collective_transfer();

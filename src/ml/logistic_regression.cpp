@@ -106,9 +106,21 @@ void detail::check_labels(const char* op, const Array& y, std::int64_t n, bool a
     throw shape_error(fmt::format("{}: {} rows of features but labels of {} dimensions and {} entries", op, n,
                                   y.shape().size(), y.shape().empty() ? 0 : y.shape()[0]));
   const Array bad = logical_and(y != 0.0, y != 1.0);
-  if (sum(bad.astype(DType::i64)).item() == 0) {
+  // One reduction: a row whose label is neither 0 nor 1 counts n + 1, any other its
+  // label, so the sum is the number of positives when every label is 0 or 1 and more than
+  // n otherwise (exact in int64: at most n (n + 1) < 2^63 for n < 3e9; beyond, two sums).
+  double positives = 0;
+  bool all_binary = false;
+  if (n < (std::int64_t{1} << 31)) {
+    const auto s = static_cast<std::int64_t>(sum(where(bad, static_cast<double>(n + 1), y).astype(DType::i64)).item());
+    all_binary = s <= n;
+    positives = static_cast<double>(s);
+  } else {
+    all_binary = sum(bad.astype(DType::i64)).item() == 0;
+    if (all_binary) positives = sum(y.astype(DType::f64)).item();
+  }
+  if (all_binary) {
     if (allow_single_class) return;
-    const double positives = sum(y.astype(DType::f64)).item();
     if (positives > 0 && positives < static_cast<double>(n)) return;
     throw value_error(fmt::format("{}: all {} training labels are {}: a classifier needs both classes (set "
                                   "allow_single_class to train on one)", op, n, positives == 0 ? 0 : 1));

@@ -1,6 +1,9 @@
-// io::read_checkpoint and LogisticRegressionModel::load on arbitrary bytes as an HDF5
-// file (the seeds are a real checkpoint and a real saved model). A damaged file must be
-// an error naming it; a model that loads must predict on raw text.
+// io::read_checkpoint and LogisticRegressionModel::load on arbitrary bytes as a file (the
+// seeds are a real checkpoint and real saved models, made by spartanxx-tfidf-lr). A
+// damaged file must be an error naming it; a model that loads must predict on raw text.
+// The seal (the length and CRC-32 of the bytes, checked before libhdf5 reads any) stops
+// a mutated file short of libhdf5, which 1.10.8 can hang on (README.md); what is fuzzed
+// is everything up to and including that check.
 #include <cmath>
 
 #include "fuzz_common.hpp"

@@ -1,11 +1,13 @@
 // Checkpoints and saved models: snapshots written and read back at every rank count (every
 // dtype, awkward shapes), the previous checkpoint kept and used when the newest is
-// damaged (truncated, or a flipped byte in an array's data that only the checksum sees),
+// damaged (truncated, a flipped byte that the seal's CRC-32 sees, or one in an array's
+// data behind a seal made again, which only the array's checksum sees),
 // the errors; SGD and L-BFGS runs stopped and resumed equal, bit for bit, the runs that
 // were not; a saved model, loaded, predicts raw text exactly as the one that was saved.
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <mpi.h>
+#include <zlib.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -109,6 +111,26 @@ std::int64_t data_offset(const std::string& file, const char* dataset) {
   return at;
 }
 
+/// Rank 0 writes the seal again for the file's present bytes (what a tool that edits a
+/// checkpoint and knows the seal would do): the layout is the one the format describes,
+/// "spartanxx-seal 1\nbytes N\ncrc32 XXXXXXXX\n" in the first 512 bytes, computed here
+/// with zlib over the whole of the rest at once.
+void reseal(const std::string& file) {
+  if (world_rank() == 0) {
+    std::ifstream in(file, std::ios::binary);
+    const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    ASSERT_GT(all.size(), 512u);
+    ASSERT_EQ(all.rfind("spartanxx-seal 1\n", 0), 0u);
+    const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(all.data()) + 512, static_cast<uInt>(all.size() - 512));
+    std::string seal = fmt::format("spartanxx-seal 1\nbytes {}\ncrc32 {:08x}\n", all.size() - 512, crc);
+    seal.resize(512, '\0');
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.write(seal.data(), static_cast<std::streamsize>(seal.size()));
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
 TEST_F(Checkpoint, RoundTripsAndKeepsThePrevious) {
   const std::string file = path("run.ckpt");
   const sx::io::Snapshot one = sample(1), two = sample(2);
@@ -142,21 +164,37 @@ TEST_F(Checkpoint, DamagedNewestFallsBackToThePrevious) {
   const std::string file = path("run.ckpt");
   sx::io::checkpoint(file, sample(1));
   sx::io::checkpoint(file, sample(2));
-  // One flipped bit in an array's elements: HDF5 reads it without complaint, the
-  // checksum does not.
+  // One flipped bit in an array's elements: the seal's CRC-32 sees it before libhdf5
+  // reads a byte.
   flip_byte(file, data_offset(file, "/arrays/counts") + 9);
   sx::io::Restored r = sx::io::restore(file);
   EXPECT_EQ(r.file, file + ".prev");
   EXPECT_EQ(r.snapshot.step, 1);
   ASSERT_EQ(r.rejected.size(), 1u);
+  spartanxx_test::expect_fragments(r.rejected[0], {"run.ckpt", "checksum (CRC-32)", "damaged file"});
+  // Sealed again over the flipped byte: HDF5 reads the array without complaint, the
+  // array's own checksum does not.
+  reseal(file);
+  r = sx::io::restore(file);
+  EXPECT_EQ(r.file, file + ".prev");
+  ASSERT_EQ(r.rejected.size(), 1u);
   spartanxx_test::expect_fragments(r.rejected[0], {"run.ckpt", "/arrays/counts", "checksum"});
+  // A flipped byte in the seal itself, and bytes added at the end.
+  flip_byte(file, 20);
+  expect_error<sx::io_error>([&] { sx::io::read_checkpoint(file); }, {"run.ckpt", "seal", "damaged"});
+  flip_byte(file, 20);
+  if (world_rank() == 0) std::ofstream(file, std::ios::app | std::ios::binary) << "more";
+  MPI_Barrier(MPI_COMM_WORLD);
+  expect_error<sx::io_error>([&] { sx::io::read_checkpoint(file); }, {"run.ckpt", "bytes were added"});
   // Truncated: the same.
   sx::io::checkpoint(file, sample(3));  // the damaged one becomes .prev, a good one is newest
   EXPECT_EQ(sx::io::restore(file).snapshot.step, 3);
   if (world_rank() == 0) fs::resize_file(file, fs::file_size(file) / 2);
   MPI_Barrier(MPI_COMM_WORLD);
+  expect_error<sx::io_error>([&] { sx::io::read_checkpoint(file); }, {"run.ckpt", "truncated"});
   // Now neither is usable: an error naming both, on every rank.
-  expect_error<sx::io_error>([&] { sx::io::restore(file); }, {"no usable checkpoint", "run.ckpt", "run.ckpt.prev", "checksum"});
+  expect_error<sx::io_error>([&] { sx::io::restore(file); },
+                             {"no usable checkpoint", "run.ckpt", "run.ckpt.prev", "truncated", "bytes were added"});
   // Only a previous one (a crash between the two renames of another scheme): it is used.
   if (world_rank() == 0) {
     fs::remove(file);
@@ -177,10 +215,16 @@ TEST_F(Checkpoint, Errors) {
   expect_error<sx::io_error>([&] { sx::io::restore(path("absent")); }, {"absent", "absent.prev", "no such file"});
   // Another format version, and a file that is HDF5 but no checkpoint.
   sx::io::checkpoint(file, sample(1));
-  sx::io::write_hdf5_attributes(file, "/", {{"format-version", std::int64_t{2}}});
-  expect_error<sx::io_error>([&] { sx::io::read_checkpoint(file); }, {"run.ckpt", "format version 2", "reads version 1"});
+  sx::io::write_hdf5_attributes(file, "/", {{"format-version", std::int64_t{3}}});
+  reseal(file);
+  expect_error<sx::io_error>([&] { sx::io::read_checkpoint(file); }, {"run.ckpt", "format version 3", "reads version 2"});
   sx::io::write_hdf5(path("plain.h5"), "x", sx::ones({3}));
-  expect_error<sx::io_error>([&] { sx::io::read_checkpoint(path("plain.h5")); }, {"plain.h5", "not a spartanxx checkpoint"});
+  expect_error<sx::io_error>([&] { sx::io::read_checkpoint(path("plain.h5")); },
+                             {"plain.h5", "not a spartanxx checkpoint", "HDF5 file without a spartanxx seal"});
+  write_file("text", "not HDF5 at all");
+  expect_error<sx::io_error>([&] { sx::io::read_checkpoint(path("text")); }, {"text", "not a spartanxx checkpoint"});
+  write_file("empty", "");
+  expect_error<sx::io_error>([&] { sx::io::read_checkpoint(path("empty")); }, {"empty", "not a spartanxx checkpoint"});
   // Bad snapshots: nothing written.
   sx::io::Snapshot bad = sample(1);
   bad.arrays["a/b"] = sx::ones({2});

@@ -11,6 +11,7 @@
 #include <random>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -372,6 +373,15 @@ TEST(MlLogisticSgd, BadInputsRaiseOnEveryRank) {
   ye(17) = 2.0;  // on the last rank at 2-4 ranks
   spartanxx_test::expect_error<sx::value_error>(
       [&] { ml::train_logistic_regression_sgd(sx::from_eigen(Xe), sx::from_eigen(ye)); }, {"labels must be 0 or 1", "row 17", "label 2"});
+  // Labels that no integer holds: NaN, and one far beyond int64 (the first bad row named).
+  ye(17) = std::numeric_limits<double>::quiet_NaN();
+  ye(20) = 1e300;
+  spartanxx_test::expect_error<sx::value_error>(
+      [&] { ml::train_logistic_regression_sgd(sx::from_eigen(Xe), sx::from_eigen(ye)); }, {"labels must be 0 or 1", "row 17", "label nan"});
+  ye(17) = 0.0;
+  spartanxx_test::expect_error<sx::value_error>(
+      [&] { ml::train_logistic_regression_sgd(sx::from_eigen(Xe), sx::from_eigen(ye)); }, {"row 20", "label 1e+300"});
+  ye(20) = 0.0;
   spartanxx_test::expect_error<sx::value_error>(
       [&] { ml::train_logistic_regression_sgd(sx::zeros({0, d}), sx::zeros({0})); }, {"training set is empty"});
   ye(17) = 0.0;  // one class: an error naming it, unless allowed (Spark trains on it)
