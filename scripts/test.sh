@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what spartanxx needs, builds it (Release) in build/ and runs every test, then
-# the sanitized suite and the fuzzers (scripts/test_sanitized.sh, in build-sanitize/;
+# the whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer, fuzzers
+# included (scripts/test_sanitized.sh, in build-sanitize/;
 # SPARTANXX_SANITIZED=0 skips it). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
