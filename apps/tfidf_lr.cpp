@@ -74,9 +74,12 @@ struct Config {
   std::int64_t max_memory = 0;  // bytes a rank may use (0: what the node has)
 };
 
-/// Dense vectors of num_features doubles that SGD training holds per rank at its peak
-/// (measured: see the issue 14 note).
-constexpr double kVectorsPerFeature = 8.0;
+/// Dense vectors of num_features doubles that training holds per rank at its peak. Peak
+/// RSS of one rank on a 6-document file, --num-features 2^24 and 2^25, grew by 5.0
+/// vectors per feature for SGD and 33.0 for L-BFGS (its 10 pairs of history vectors, the
+/// search direction, line-search points and gradients); the figures keep a margin.
+constexpr double kSgdVectorsPerFeature = 8.0;
+constexpr double kLbfgsVectorsPerFeature = 36.0;
 
 /// An error the job found itself, on every rank alike (from values every rank has): rank 0
 /// reports it once.
@@ -237,7 +240,7 @@ void preflight(const sx::Runtime& rt, const Config& c) {
     }
     // Memory: the model's dense vectors of num_features doubles (weights, gradient and
     // its sum, IDF and document frequencies, L-BFGS history), per rank.
-    const double vectors = c.algorithm == "lbfgs" ? 8.0 + 2.0 * 10 : kVectorsPerFeature;
+    const double vectors = c.algorithm == "lbfgs" ? kLbfgsVectorsPerFeature : kSgdVectorsPerFeature;
     const double need = vectors * 8.0 * static_cast<double>(c.num_features);
     const auto [may, why] = sx::memory_limit();
     if (may > 0 && need > static_cast<double>(may))
