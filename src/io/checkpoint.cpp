@@ -19,10 +19,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <string_view>
 #include <vector>
 
@@ -119,67 +121,77 @@ void write_seal(const std::string& path, const char* op, backend::Communicator& 
   });
 }
 
+/// A whole field as an unsigned number in `base` (no sign, no spaces); false otherwise.
+bool parse_field(std::string_view v, int base, std::uint64_t& out) {
+  const char* e = v.data() + v.size();
+  const auto r = std::from_chars(v.data(), e, out, base);
+  return !v.empty() && r.ec == std::errc() && r.ptr == e;
+}
+
+/// Reads the seal of `path` ("spartanxx-seal 1\nbytes N\ncrc32 XXXXXXXX\n", then NULs to
+/// byte 512) and checks the file's length against it; io_error naming what is wrong.
+Seal read_seal(const std::string& path, std::int64_t size, const char* op) {
+  std::string head(kSealBytes, '\0');
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw io_error(fmt::format("{}: cannot open {}: {}", op, path, std::strerror(errno)));
+  const ssize_t got = ::pread(fd, head.data(), head.size(), 0);
+  const int err = errno;
+  ::close(fd);
+  if (got < 0) throw io_error(fmt::format("{}: cannot read {}: {}", op, path, std::strerror(err)));
+  head.resize(static_cast<std::size_t>(got));
+  if (head.rfind(kSealMagic, 0) != 0) {
+    if (head.rfind(kHdf5Signature, 0) == 0)
+      throw io_error(fmt::format("{}: {} is not a spartanxx checkpoint (an HDF5 file without a spartanxx seal; "
+                                 "checkpoints and models of format 1, before the seal, are not read)",
+                                 op, path));
+    throw io_error(fmt::format("{}: {} is not a spartanxx checkpoint (no spartanxx seal)", op, path));
+  }
+  auto damaged_seal = [&] { return io_error(fmt::format("{}: {}: the seal at its start is damaged (damaged file)", op, path)); };
+  if (got < static_cast<ssize_t>(kSealBytes)) throw damaged_seal();
+  std::string_view rest = std::string_view(head).substr(kSealMagic.size());
+  auto field = [&](std::string_view key) -> std::string_view {
+    if (rest.substr(0, key.size()) != key) throw damaged_seal();
+    rest.remove_prefix(key.size());
+    const std::size_t nl = rest.find('\n');
+    if (nl == std::string_view::npos) throw damaged_seal();
+    const std::string_view v = rest.substr(0, nl);
+    rest.remove_prefix(nl + 1);
+    return v;
+  };
+  const std::string_view bytes = field("bytes "), crc = field("crc32 ");
+  if (rest.find_first_not_of('\0') != std::string_view::npos) throw damaged_seal();
+  std::uint64_t b = 0, c = 0;
+  if (!parse_field(bytes, 10, b) || b > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) - kSealBytes ||
+      crc.size() != 8 || !parse_field(crc, 16, c))
+    throw damaged_seal();
+  const Seal s{static_cast<std::int64_t>(b), static_cast<std::uint32_t>(c)};
+  const std::int64_t want = s.bytes + static_cast<std::int64_t>(kSealBytes);
+  if (size != want)
+    throw io_error(fmt::format("{}: {} is {} bytes; it was {} bytes when written ({})", op, path, size, want,
+                               size < want ? "truncated" : "bytes were added"));
+  return s;
+}
+
 /// Checks the seal of `path` (its length and the CRC-32 of its bytes) before libhdf5
-/// reads the file; io_error on every rank naming what is wrong. Collective.
+/// reads the file: rank 0 reads the seal, every rank checks its share of the bytes;
+/// io_error on every rank naming what is wrong. Collective.
 void verify_seal(const std::string& path, const char* op, backend::Communicator& comm) {
-  std::int64_t size = 0;
-  Seal s;
+  std::int64_t sealed[3] = {0, 0, 0};  // the file's size, the seal's byte count and CRC
   comm.run_agreed([&] {
-    size = file_size(path, op);
-    std::string head(kSealBytes, '\0');
-    const int fd = ::open(path.c_str(), O_RDONLY);
-    if (fd < 0) throw io_error(fmt::format("{}: cannot open {}: {}", op, path, std::strerror(errno)));
-    const ssize_t got = ::pread(fd, head.data(), head.size(), 0);
-    ::close(fd);
-    if (got < 0) throw io_error(fmt::format("{}: cannot read {}: {}", op, path, std::strerror(errno)));
-    head.resize(static_cast<std::size_t>(got));
-    if (head.rfind(kSealMagic, 0) != 0) {
-      if (head.rfind(kHdf5Signature, 0) == 0)
-        throw io_error(fmt::format("{}: {} is not a spartanxx checkpoint (an HDF5 file without a spartanxx seal; "
-                                   "checkpoints and models of format 1, before the seal, are not read)",
-                                   op, path));
-      throw io_error(fmt::format("{}: {} is not a spartanxx checkpoint (no spartanxx seal)", op, path));
-    }
-    auto damaged_seal = [&] { return io_error(fmt::format("{}: {}: the seal at its start is damaged (damaged file)", op, path)); };
-    if (got < static_cast<ssize_t>(kSealBytes)) throw damaged_seal();
-    // "bytes N\ncrc32 XXXXXXXX\n", then NULs to the end of the seal.
-    std::string_view rest = std::string_view(head).substr(kSealMagic.size());
-    auto field = [&](std::string_view key) -> std::string_view {
-      if (rest.substr(0, key.size()) != key) throw damaged_seal();
-      rest.remove_prefix(key.size());
-      const std::size_t nl = rest.find('\n');
-      if (nl == std::string_view::npos || nl == 0 || nl > 20) throw damaged_seal();
-      const std::string_view v = rest.substr(0, nl);
-      rest.remove_prefix(nl + 1);
-      return v;
-    };
-    const std::string_view bytes = field("bytes "), crc = field("crc32 ");
-    for (char c : rest)
-      if (c != '\0') throw damaged_seal();
-    std::uint64_t b = 0, c = 0;
-    for (char ch : bytes) {
-      if (ch < '0' || ch > '9' || b > (std::uint64_t{1} << 60)) throw damaged_seal();
-      b = b * 10 + static_cast<std::uint64_t>(ch - '0');
-    }
-    if (crc.size() != 8) throw damaged_seal();
-    for (char ch : crc) {
-      const int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-      if (d < 0) throw damaged_seal();
-      c = c * 16 + static_cast<std::uint64_t>(d);
-    }
-    s.bytes = static_cast<std::int64_t>(b);
-    s.crc = static_cast<std::uint32_t>(c);
-    const std::int64_t want = s.bytes + static_cast<std::int64_t>(kSealBytes);
-    if (size != want)
-      throw io_error(fmt::format("{}: {} is {} bytes; it was {} bytes when written ({})", op, path, size, want,
-                                 size < want ? "truncated" : "bytes were added"));
+    if (comm.rank() != 0) return;
+    sealed[0] = file_size(path, op);
+    const Seal s = read_seal(path, sealed[0], op);
+    sealed[1] = s.bytes;
+    sealed[2] = s.crc;
   });
-  const std::uint32_t crc = crc_after_seal(path, size, op, comm);
+  comm.broadcast(sealed, 3, 0);
+  const std::uint32_t crc = crc_after_seal(path, sealed[0], op, comm);
+  const auto want = static_cast<std::uint32_t>(sealed[2]);
   comm.run_agreed([&] {
-    if (crc != s.crc)
+    if (crc != want)
       throw io_error(fmt::format("{}: {}: the checksum (CRC-32) of its bytes is {:08x}; it was {:08x} when written "
                                  "(damaged file)",
-                                 op, path, crc, s.crc));
+                                 op, path, crc, want));
   });
 }
 

@@ -114,16 +114,18 @@ std::int64_t data_offset(const std::string& file, const char* dataset) {
 /// Rank 0 writes the seal again for the file's present bytes (what a tool that edits a
 /// checkpoint and knows the seal would do): the layout is the one the format describes,
 /// "spartanxx-seal 1\nbytes N\ncrc32 XXXXXXXX\n" in the first 512 bytes, computed here
-/// with zlib over the whole of the rest at once.
-void reseal(const std::string& file) {
+/// with zlib over the whole of the rest at once. `bytes` and `crc` replace the fields'
+/// right values when given (a seal written wrongly).
+void reseal(const std::string& file, const std::string& bytes = "", const std::string& crc = "") {
   if (world_rank() == 0) {
     std::ifstream in(file, std::ios::binary);
     const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     in.close();
     ASSERT_GT(all.size(), 512u);
     ASSERT_EQ(all.rfind("spartanxx-seal 1\n", 0), 0u);
-    const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(all.data()) + 512, static_cast<uInt>(all.size() - 512));
-    std::string seal = fmt::format("spartanxx-seal 1\nbytes {}\ncrc32 {:08x}\n", all.size() - 512, crc);
+    const uLong sum = crc32(0L, reinterpret_cast<const Bytef*>(all.data()) + 512, static_cast<uInt>(all.size() - 512));
+    std::string seal = fmt::format("spartanxx-seal 1\nbytes {}\ncrc32 {}\n", bytes.empty() ? std::to_string(all.size() - 512) : bytes,
+                                   crc.empty() ? fmt::format("{:08x}", sum) : crc);
     seal.resize(512, '\0');
     std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
     f.write(seal.data(), static_cast<std::streamsize>(seal.size()));
@@ -183,6 +185,20 @@ TEST_F(Checkpoint, DamagedNewestFallsBackToThePrevious) {
   flip_byte(file, 20);
   expect_error<sx::io_error>([&] { sx::io::read_checkpoint(file); }, {"run.ckpt", "seal", "damaged"});
   flip_byte(file, 20);
+  // Seals whose fields are not what the format writes: each is a damaged seal, and none
+  // is read as another length. (The right values, then each field made wrong.)
+  const std::string size = std::to_string(fs::file_size(file) - 512);
+  for (const auto& [b, c] : std::vector<std::pair<std::string, std::string>>{
+           {"+" + size, ""}, {"-" + size, ""}, {size + " ", ""}, {" " + size, ""}, {"0x" + size, ""},
+           {"99999999999999999999999", ""}, {"9223372036854775807", ""}, {"", "0000000g"}, {"", "1234567"},
+           {"", "123456789"}, {"", "-1234567"}, {"", "1234567\n"}}) {
+    reseal(file, b, c);
+    SCOPED_TRACE("bytes " + b + ", crc32 " + c);
+    expect_error<sx::io_error>([&] { sx::io::read_checkpoint(file); }, {"run.ckpt", "seal", "damaged"});
+  }
+  // Sealed right again, the file reads as far as the flipped array byte.
+  reseal(file);
+  expect_error<sx::io_error>([&] { sx::io::read_checkpoint(file); }, {"run.ckpt", "/arrays/counts", "checksum"});
   if (world_rank() == 0) std::ofstream(file, std::ios::app | std::ios::binary) << "more";
   MPI_Barrier(MPI_COMM_WORLD);
   expect_error<sx::io_error>([&] { sx::io::read_checkpoint(file); }, {"run.ckpt", "bytes were added"});
