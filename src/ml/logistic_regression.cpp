@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -106,19 +107,13 @@ void detail::check_labels(const char* op, const Array& y, std::int64_t n, bool a
     throw shape_error(fmt::format("{}: {} rows of features but labels of {} dimensions and {} entries", op, n,
                                   y.shape().size(), y.shape().empty() ? 0 : y.shape()[0]));
   const Array bad = logical_and(y != 0.0, y != 1.0);
-  // One reduction: a row whose label is neither 0 nor 1 counts n + 1, any other its
-  // label, so the sum is the number of positives when every label is 0 or 1 and more than
-  // n otherwise (exact in int64: at most n (n + 1) < 2^63 for n < 3e9; beyond, two sums).
-  double positives = 0;
-  bool all_binary = false;
-  if (n < (std::int64_t{1} << 31)) {
-    const auto s = static_cast<std::int64_t>(sum(where(bad, static_cast<double>(n + 1), y).astype(DType::i64)).item());
-    all_binary = s <= n;
-    positives = static_cast<double>(s);
-  } else {
-    all_binary = sum(bad.astype(DType::i64)).item() == 0;
-    if (all_binary) positives = sum(y.astype(DType::f64)).item();
-  }
+  // One reduction, the same at every n: a row whose label is neither 0 nor 1 adds NaN
+  // (NaN labels included: they are not 0 or 1), any other its label, so the sum is NaN
+  // when a label is bad and otherwise the number of positives (exact in doubles up to
+  // 2^53 rows).
+  const double positives =
+      sum(where(bad, std::numeric_limits<double>::quiet_NaN(), y.astype(DType::f64))).item();
+  const bool all_binary = !std::isnan(positives);
   if (all_binary) {
     if (allow_single_class) return;
     if (positives > 0 && positives < static_cast<double>(n)) return;

@@ -382,6 +382,17 @@ TEST(MlLogisticSgd, BadInputsRaiseOnEveryRank) {
   spartanxx_test::expect_error<sx::value_error>(
       [&] { ml::train_logistic_regression_sgd(sx::from_eigen(Xe), sx::from_eigen(ye)); }, {"row 20", "label 1e+300"});
   ye(20) = 0.0;
+  ye(5) = -std::numeric_limits<double>::infinity();  // on rank 0; and a fraction on another
+  ye(21) = 0.5;
+  spartanxx_test::expect_error<sx::value_error>(
+      [&] { ml::train_logistic_regression_sgd(sx::from_eigen(Xe), sx::from_eigen(ye)); }, {"row 5", "label -inf"});
+  ye(5) = 0.0;
+  spartanxx_test::expect_error<sx::value_error>(
+      [&] { ml::train_logistic_regression_sgd(sx::from_eigen(Xe), sx::from_eigen(ye)); }, {"row 21", "label 0.5"});
+  ye(21) = 0.0;
+  spartanxx_test::expect_error<sx::value_error>(
+      [&] { ml::train_logistic_regression_sgd(sx::from_eigen(Xe), sx::from_eigen(Eigen::VectorXd::Ones(n))); },
+      {"all 23 training labels are 1", "allow_single_class"});
   spartanxx_test::expect_error<sx::value_error>(
       [&] { ml::train_logistic_regression_sgd(sx::zeros({0, d}), sx::zeros({0})); }, {"training set is empty"});
   ye(17) = 0.0;  // one class: an error naming it, unless allowed (Spark trains on it)
