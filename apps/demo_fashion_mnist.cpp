@@ -33,46 +33,36 @@ constexpr std::uint32_t kImagesMagic = 0x00000803;  // unsigned bytes, 3 dimensi
 constexpr std::uint32_t kLabelsMagic = 0x00000801;  // unsigned bytes, 1 dimension
 constexpr int kClasses = 10;
 
-// ---- idx files (gzip'd or plain: zlib reads both) ----
+// ---- idx files (gzip'd) ----
 
-/// A gzip stream opened for reading; every failure is an io_error naming the file.
+/// A gzip file read in order through zlib's inflate, verified as it goes: a member must
+/// end with its trailer (zlib checks its CRC-32 and length), members may follow one
+/// another, and a stream that stops early, corrupt data and bytes after the last member
+/// that are not gzip are io_errors naming the file and the byte offset. (gzread would
+/// hand back a truncated stream's bytes without an error and ignore trailing garbage.)
 class GzReader {
  public:
-  explicit GzReader(std::string path) : path_(std::move(path)), file_(gzopen(path_.c_str(), "rb")) {
-    if (file_ == nullptr) {
-      const int err = errno;
-      throw sx::io_error(fmt::format("fashion-mnist: cannot open {}: {}", path_,
-                                     err != 0 ? std::strerror(err) : "out of memory"));
+  explicit GzReader(std::string path) : path_(std::move(path)), file_(std::fopen(path_.c_str(), "rb")) {
+    if (file_ == nullptr)
+      throw sx::io_error(fmt::format("fashion-mnist: cannot open {}: {}", path_, std::strerror(errno)));
+    if (inflateInit2(&z_, 15 + 16) != Z_OK) {
+      std::fclose(file_);
+      throw sx::io_error(fmt::format("fashion-mnist: {}: cannot start zlib", path_));
     }
   }
   ~GzReader() {
-    if (file_ != nullptr) gzclose(file_);
+    inflateEnd(&z_);
+    std::fclose(file_);
   }
   GzReader(const GzReader&) = delete;
   GzReader& operator=(const GzReader&) = delete;
 
   /// Reads exactly n bytes of `what`, or throws (truncated or corrupt file).
   void read(void* out, std::size_t n, const char* what) {
-    auto* p = static_cast<unsigned char*>(out);
-    std::size_t done = 0;
-    while (done < n) {
-      const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n - done, 1u << 30));
-      const int got = gzread(file_, p + done, chunk);
-      if (got < 0) {
-        int code = 0;
-        const char* msg = gzerror(file_, &code);
-        throw sx::io_error(fmt::format("fashion-mnist: {}: corrupt gzip data while reading {}: {}", path_,
-                                       what, msg != nullptr ? msg : "unknown error"));
-      }
-      if (got == 0) {
-        int code = Z_OK;
-        const char* msg = gzerror(file_, &code);
-        throw sx::io_error(fmt::format("fashion-mnist: {}: truncated: expected {} bytes of {}, found {}{}{}",
-                                       path_, n, what, done, code != Z_OK && msg != nullptr ? ": " : "",
-                                       code != Z_OK && msg != nullptr ? msg : ""));
-      }
-      done += static_cast<std::size_t>(got);
-    }
+    const std::size_t got = read_some(out, n, what);
+    if (got < n)
+      throw sx::io_error(fmt::format("fashion-mnist: {}: truncated: expected {} bytes of {}, the data end after {}",
+                                     path_, n, what, got));
   }
 
   /// Reads and drops n bytes (gzip streams are only readable in order).
@@ -91,9 +81,69 @@ class GzReader {
     return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) | b[3];
   }
 
+  /// Reads on to the end of the file: the stream must end after `what` (every trailer
+  /// checked); more data than the header declared is an error.
+  void finish(const char* what) {
+    unsigned char extra = 0;
+    if (read_some(&extra, 1, what) != 0)
+      throw sx::io_error(fmt::format("fashion-mnist: {}: more data after the {} its header declares", path_, what));
+  }
+
  private:
+  /// Up to n decompressed bytes; fewer only where the last member ended with its trailer
+  /// at the end of the file.
+  std::size_t read_some(void* out, std::size_t n, const char* what) {
+    auto* p = static_cast<unsigned char*>(out);
+    std::size_t done = 0;
+    while (done < n) {
+      if (ended_ && !next_member()) break;
+      if (z_.avail_in == 0 && !fill())
+        throw sx::io_error(fmt::format("fashion-mnist: {}: truncated: the file ends at byte {} inside a gzip stream "
+                                       "(while reading {})",
+                                       path_, offset_, what));
+      const auto want = static_cast<uInt>(std::min<std::size_t>(n - done, 1u << 30));
+      z_.next_out = p + done;
+      z_.avail_out = want;
+      const int rc = inflate(&z_, Z_NO_FLUSH);
+      done += want - z_.avail_out;
+      if (rc == Z_STREAM_END) {
+        ended_ = true;
+      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        throw sx::io_error(fmt::format("fashion-mnist: {}: corrupt gzip data near byte {} (while reading {}): {}", path_,
+                                       offset_ - z_.avail_in, what, z_.msg != nullptr ? z_.msg : "zlib error"));
+      }
+    }
+    return done;
+  }
+
+  /// After a member's trailer: true where another gzip member follows, false at the end
+  /// of the file; anything else is an error.
+  bool next_member() {
+    if (z_.avail_in == 0 && !fill()) return false;
+    if (z_.next_in[0] != 0x1f)
+      throw sx::io_error(fmt::format("fashion-mnist: {}: bytes after the end of the gzip stream, at byte {}", path_,
+                                     offset_ - z_.avail_in));
+    inflateReset(&z_);
+    ended_ = false;
+    return true;
+  }
+
+  bool fill() {
+    const std::size_t got = std::fread(in_.data(), 1, in_.size(), file_);
+    if (got == 0 && std::ferror(file_))
+      throw sx::io_error(fmt::format("fashion-mnist: cannot read {}: {}", path_, std::strerror(errno)));
+    z_.next_in = in_.data();
+    z_.avail_in = static_cast<uInt>(got);
+    offset_ += static_cast<std::int64_t>(got);
+    return got > 0;
+  }
+
   std::string path_;
-  gzFile file_;
+  std::FILE* file_;
+  z_stream z_{};
+  std::vector<unsigned char> in_ = std::vector<unsigned char>(std::size_t{1} << 16);
+  std::int64_t offset_ = 0;  // bytes of the file read so far
+  bool ended_ = false;       // the current member's trailer was read
 };
 
 /// What the header of an idx file says.
@@ -141,6 +191,7 @@ std::vector<std::uint8_t> read_labels(const std::string& path) {
   const IdxHeader h = read_header(in, path, kLabelsMagic);
   std::vector<std::uint8_t> labels(static_cast<std::size_t>(h.n()));
   in.read(labels.data(), labels.size(), "labels");
+  in.finish("labels");
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] >= kClasses) {
       throw sx::io_error(fmt::format("fashion-mnist: {}: label {} at index {} is not a class in [0, {})",
@@ -151,8 +202,9 @@ std::vector<std::uint8_t> read_labels(const std::string& path) {
 }
 
 /// The images as an (n, rows*cols) float64 array in [0, 1]. Each rank decompresses
-/// the file up to its own rows and converts only those; an error in here (truncated
-/// or corrupt data) is agreed on by spartanxx, so every rank throws it.
+/// the file up to its own rows and converts only those, and the rank with the last rows
+/// reads on to the end (the trailer); an error in here (truncated or corrupt data) is
+/// agreed on by spartanxx, so every rank throws it.
 sx::Array load_images(const IdxHeader& h) {
   const std::int64_t d = h.row_size();
   return sx::from_rows({h.n(), d}, [h, d](std::int64_t first, std::int64_t last, double* out) {
@@ -160,6 +212,7 @@ sx::Array load_images(const IdxHeader& h) {
     in.skip(static_cast<std::size_t>(h.header_bytes + first * d), "pixels");
     std::vector<std::uint8_t> bytes(static_cast<std::size_t>((last - first) * d));
     in.read(bytes.data(), bytes.size(), "pixels");
+    if (last == h.n()) in.finish("images");  // the rank with the last rows checks the end
     std::transform(bytes.begin(), bytes.end(), out, [](std::uint8_t p) { return p / 255.0; });
   });
 }
